@@ -1,0 +1,231 @@
+"""read_bulletin_text: PDF, DOCX and text files round-trip; unreadable files raise BadBulletin naming the file."""
+
+from __future__ import annotations
+
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from reportlab.lib import pdfencrypt
+from reportlab.pdfgen import canvas
+
+import qa.ingest
+from fixtures_builders import (
+    PAGE_FOOTER,
+    SAMPLE_ARTICLE_TITLES,
+    SAMPLE_BULLETIN_LINES,
+    make_docx,
+    make_image_only_pdf,
+    make_pdf,
+    register_cjk_font,
+)
+from qa.errors import BadBulletin
+from qa.ingest import SUPPORTED_SUFFIXES, read_bulletin_text
+
+SAMPLE_TEXT = "\n".join(SAMPLE_BULLETIN_LINES)
+BODY_PARAGRAPHS = [line for line in SAMPLE_BULLETIN_LINES if len(line) > 40 and not line.startswith("★")]
+KEY_FACTS = ["12.34亿元", "13.5吨", "41.2%", "2876万元", "26.8%", "《云山市氢能产业发展扶持办法（试行）》"]
+CJK_SPACE_CJK = re.compile(r"[\u4e00-\u9fff] +[\u4e00-\u9fff]")
+# "中心 编辑", "李 涛" and the footer are spaced on purpose; every other line must come back unspaced.
+LINES_SPACED_ON_PURPOSE = {line for line in [*SAMPLE_BULLETIN_LINES, PAGE_FOOTER] if CJK_SPACE_CJK.search(line)}
+
+
+def _unwrapped(pdf_text: str) -> str:
+    """Undo the PDF's line wrapping and paging, crudely: enough to look for whole sentences."""
+    lines = [line for line in pdf_text.splitlines() if line not in (PAGE_FOOTER, "") and not line.isdigit()]
+    return "".join(lines)
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def test_pdf_text_is_exactly_what_was_drawn_page_by_page(tmp_path: Path) -> None:
+    path = tmp_path / "2024-03.pdf"
+    pages = make_pdf(path, SAMPLE_BULLETIN_LINES, lines_per_page=15)
+    assert len(pages) >= 2, "the sample should span pages so page joins are exercised"
+
+    text = read_bulletin_text(path)
+
+    assert text == "\n\n".join("\n".join(page_lines) for page_lines in pages)
+
+
+def test_pdf_keeps_titles_sentences_and_numbers_without_spaces_between_characters(tmp_path: Path) -> None:
+    path = tmp_path / "2024-03.pdf"
+    make_pdf(path, SAMPLE_BULLETIN_LINES, lines_per_page=15)
+
+    text = read_bulletin_text(path)
+
+    lines = text.splitlines()
+    for title in SAMPLE_ARTICLE_TITLES:
+        assert title in lines
+    assert "科技情报参考" in lines and "2024年第3期" in lines
+    body = _unwrapped(text)
+    for paragraph in BODY_PARAGRAPHS:
+        assert paragraph in body
+    for fact in KEY_FACTS:
+        assert fact in body
+    for line in lines:
+        assert line in LINES_SPACED_ON_PURPOSE or not CJK_SPACE_CJK.search(line), line
+
+
+def test_pdf_maps_kangxi_radical_lookalikes_to_ordinary_characters(tmp_path: Path) -> None:
+    path = tmp_path / "radicals.pdf"
+    make_pdf(path, ["⽣产⼯作稳步推进"])  # U+2F63, U+2F2F: what some Word→PDF exports contain
+
+    assert "生产工作稳步推进" in read_bulletin_text(path)
+
+
+def test_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "restricted.pdf"
+    pdf = canvas.Canvas(str(path), encrypt=pdfencrypt.StandardEncryption("", ownerPassword="owner", canCopy=0))
+    pdf.setFont(register_cjk_font(), 12)
+    pdf.drawString(60, 780, "云山市全年投入12.34亿元")
+    pdf.showPage()
+    pdf.save()
+
+    assert "云山市全年投入12.34亿元" in read_bulletin_text(path)
+
+
+# --- DOCX ------------------------------------------------------------------------------------
+
+
+def test_docx_gives_paragraphs_in_order_with_headings_marked(tmp_path: Path) -> None:
+    path = tmp_path / "2024-03.docx"
+    make_docx(path, SAMPLE_ARTICLE_TITLES, SAMPLE_BULLETIN_LINES)
+
+    lines = [line for line in read_bulletin_text(path).splitlines() if line]
+
+    expected = [f"## {line}" if line in SAMPLE_ARTICLE_TITLES else line for line in SAMPLE_BULLETIN_LINES]
+    assert lines == expected
+    assert any("12.34亿元" in line for line in lines)
+
+
+def test_docx_table_cells_become_lines_after_the_paragraphs_before_them(tmp_path: Path) -> None:
+    path = tmp_path / "table.docx"
+    rows = [["指标", "2023年", "2024年"], ["专项资金", "9.87亿元", "12.34亿元"]]
+    make_docx(path, ["资金投入"], ["资金投入", "云山市科技投入情况如下。"], table_rows=rows)
+
+    lines = [line for line in read_bulletin_text(path).splitlines() if line]
+
+    assert lines == ["## 资金投入", "云山市科技投入情况如下。", *rows[0], *rows[1]]
+
+
+def test_docx_merged_table_cell_is_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "merged.docx"
+    make_docx(path, [], ["说明"], table_rows=[["合计12.34亿元", ""], ["a", "b"]])
+    document = docx.Document(str(path))
+    top_row = document.tables[0].rows[0].cells
+    top_row[0].merge(top_row[1])
+    document.save(str(path))
+
+    assert read_bulletin_text(path).count("合计12.34亿元") == 1
+
+
+# --- text files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_text_files_in_each_encoding_decode_to_the_same_text(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / f"bulletin-{encoding}.txt"
+    path.write_bytes(SAMPLE_TEXT.encode(encoding))
+
+    assert read_bulletin_text(path) == SAMPLE_TEXT
+
+
+def test_gb18030_sample_really_is_not_utf8() -> None:
+    # Guards the test above: the GB18030 case only proves the fallback if UTF-8 rejects the bytes.
+    with pytest.raises(UnicodeDecodeError):
+        SAMPLE_TEXT.encode("gb18030").decode("utf-8")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_text_newlines_become_lf(tmp_path: Path, newline: str) -> None:
+    path = tmp_path / "windows.md"
+    path.write_bytes(SAMPLE_TEXT.replace("\n", newline).encode("utf-8"))
+
+    assert read_bulletin_text(path) == SAMPLE_TEXT
+
+
+# --- unreadable files ------------------------------------------------------------------------
+
+
+def _pdf_bytes(tmp_path: Path) -> bytes:
+    make_pdf(tmp_path / "whole.pdf", SAMPLE_BULLETIN_LINES)
+    return (tmp_path / "whole.pdf").read_bytes()
+
+
+def _docx_bytes(tmp_path: Path) -> bytes:
+    make_docx(tmp_path / "whole.docx", [], SAMPLE_BULLETIN_LINES)
+    return (tmp_path / "whole.docx").read_bytes()
+
+
+def _zip_without_word_parts(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "云山市")
+
+
+def _password_protected_pdf(path: Path) -> None:
+    pdf = canvas.Canvas(str(path), encrypt=pdfencrypt.StandardEncryption("secret", ownerPassword="owner"))
+    pdf.drawString(60, 780, "Yunshan 12.34")
+    pdf.showPage()
+    pdf.save()
+
+
+RANDOM_BYTES = b"\x00\x01" + random.Random(7).randbytes(4096)
+
+BAD_FILES = {
+    # case: (file name, writer, words the message must contain)
+    "empty": ("empty.txt", lambda p, t: p.write_bytes(b""), "is empty"),
+    "whitespace only": ("blank.md", lambda p, t: p.write_bytes(b" \r\n\t \n"), "is empty"),
+    "empty pdf": ("empty.pdf", lambda p, t: p.write_bytes(b""), "is empty"),
+    "binary with NULs": ("random.txt", lambda p, t: p.write_bytes(RANDOM_BYTES), "binary"),
+    "control characters": ("ctrl.txt", lambda p, t: p.write_bytes(b"\x01\x02\x03\x04abc" * 100), "binary"),
+    "unknown encoding": ("latin1.txt", lambda p, t: p.write_bytes("café ÿ".encode("latin-1")), "encoding"),
+    "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "not a readable PDF"),
+    "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "not a readable PDF"),
+    "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "password"),
+    "image-only pdf": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "no text layer"),
+    "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "docx"),
+    "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "docx"),
+    "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "docx"),
+    "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "is empty"),
+    "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt, .md, .pdf, .docx"),
+    "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "unsupported"),
+    "missing file": ("gone.txt", lambda p, t: None, "cannot be read"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
+def test_unreadable_file_raises_bad_bulletin_naming_the_file(tmp_path: Path, case: str) -> None:
+    name, write, reason = BAD_FILES[case]
+    path = tmp_path / name
+    write(path, tmp_path)
+
+    with pytest.raises(BadBulletin) as caught:
+        read_bulletin_text(path)
+
+    assert name in caught.value.message
+    assert reason in caught.value.message
+
+
+def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(qa.ingest, "MAX_FILE_BYTES", 1024)
+    path = tmp_path / "huge.txt"
+    path.write_text("云山市" * 1000, encoding="utf-8")
+
+    with pytest.raises(BadBulletin, match=r"huge\.txt .*limit"):
+        read_bulletin_text(path)
+
+
+def test_supported_suffixes_are_the_four_formats() -> None:
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx")
+
+
+def test_suffix_case_does_not_matter(tmp_path: Path) -> None:
+    path = tmp_path / "BULLETIN.TXT"
+    path.write_bytes(SAMPLE_TEXT.encode("gb18030"))
+
+    assert read_bulletin_text(path) == SAMPLE_TEXT
