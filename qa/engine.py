@@ -1,15 +1,23 @@
 """The question-answering engine the web app and CLI talk to: holds the current index build,
-reloads it when a new build is switched in, and answers questions.
-
-(Interface first; the implementation lands with the retrieval and answer stages.)
-"""
+reloads it when a new build is switched in, and answers questions."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from .answer import answer as extract_answer
+from .config import Settings
+from .embed import Embedder, load_embedder
+from .errors import NotFound
+from .index import Snapshot, current_build_id, load_snapshot
+from .questions import analyse, resolve_follow_up
+from .retrieve import QueryEncoder, search
 from .schema import Answer, Article, Issue
+
+log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "keyword")
 
@@ -52,3 +60,68 @@ class Engine(Protocol):
 
     def status(self) -> Status:
         """Raises IndexNotReady."""
+
+
+class BulletinEngine:
+    """Answers from the current build; a request keeps the snapshot it started with, so a
+    switch to a new build never disturbs requests in flight."""
+
+    def __init__(self, settings: Settings, embedder: Embedder):
+        self.settings = settings
+        self.embedder = embedder
+        self.encode = QueryEncoder(embedder)
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """The loaded build, reloaded first if CURRENT now names another one."""
+        wanted = current_build_id(self.settings.index_dir)
+        loaded = self._snapshot
+        if loaded is not None and (wanted is None or wanted == loaded.build_id):
+            return loaded
+        with self._lock:
+            if self._snapshot is None or self._snapshot.build_id != wanted:
+                try:
+                    self._snapshot = load_snapshot(self.settings.index_dir, self.embedder.name)
+                    log.info("serving build %s", self._snapshot.build_id)
+                except Exception:
+                    if self._snapshot is None:
+                        raise
+                    log.exception("could not load build %s; still serving %s", wanted, self._snapshot.build_id)
+            return self._snapshot
+
+    def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
+        snapshot = self.snapshot()
+        if issue_id is not None and snapshot.issue(issue_id) is None:
+            raise NotFound(f"unknown issue id {issue_id!r}")
+        text = resolve_follow_up(question.strip(), [turn.question for turn in history], snapshot)
+        parsed = analyse(snapshot, text)
+        hits = search(snapshot, self.encode, text, top_k=top_k, mode=mode, issue_id=issue_id or parsed.issue_id)
+        return extract_answer(snapshot, parsed, hits)
+
+    def issues(self) -> list[Issue]:
+        return list(self.snapshot().issues)
+
+    def article(self, article_id: str) -> tuple[Issue, Article]:
+        snapshot = self.snapshot()
+        article = snapshot.articles.get(article_id)
+        if article is None:
+            raise NotFound(f"unknown article id {article_id!r}")
+        return snapshot.issue(article.issue_id), article
+
+    def status(self) -> Status:
+        snapshot = self.snapshot()
+        counts = snapshot.manifest["counts"]
+        return Status(
+            build_id=snapshot.build_id,
+            model=snapshot.manifest["model"],
+            issues=counts["issues"],
+            articles=counts["articles"],
+            chunks=counts["chunks"],
+            built_at=snapshot.manifest["built_at"],
+        )
+
+
+def open_engine(settings: Settings, embedder: Embedder | None = None) -> BulletinEngine:
+    """An engine over settings.index_dir; the model loads once, here."""
+    return BulletinEngine(settings, embedder or load_embedder(settings))

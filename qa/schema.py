@@ -35,7 +35,9 @@ class Chunk:
 @dataclass(frozen=True, slots=True)
 class Hit:
     chunk: Chunk
-    score: float
+    score: float  # fused score used for ranking
+    dense_score: float = 0.0  # cosine similarity of question and chunk
+    keyword_score: float = 0.0  # BM25 score
     dense_rank: int | None = None
     keyword_rank: int | None = None
 

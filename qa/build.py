@@ -1,0 +1,250 @@
+"""Build and update the index: seeds → issues → chunks → vectors (reusing those already embedded)
+→ a new build directory → atomic switch. One build at a time; unchanged sources are a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from . import index as store
+from .chunking import chunk_article, embedding_text
+from .config import Settings
+from .corpus import forget_label, read_issue, read_labels, write_label
+from .embed import Embedder
+from .errors import BadBulletin, BuildLocked
+from .keywords import KeywordTokenizer, corpus_terms
+from .schema import Chunk, Issue
+
+log = logging.getLogger(__name__)
+
+BULLETIN_SUFFIXES = (".txt", ".md", ".pdf", ".docx")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    build_id: str
+    changed: bool
+    issues: int
+    articles: int
+    chunks: int
+    embedded: int  # chunks that needed the model (the rest were reused)
+    seconds: float
+
+
+def bulletin_files(seeds_dir: Path) -> list[Path]:
+    if not seeds_dir.is_dir():
+        raise BadBulletin(f"seeds directory {seeds_dir} does not exist")
+    return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in BULLETIN_SUFFIXES)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_corpus(seeds_dir: Path) -> list[Issue]:
+    """Parse every bulletin in the seeds directory; issue ids are made unique."""
+    labels = read_labels(seeds_dir)
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for path in bulletin_files(seeds_dir):
+        issue = read_issue(path, labels.get(path.name))
+        if issue.id in seen:
+            issue = _renumbered(issue, f"{issue.id}-{len(seen) + 1}")
+        seen.add(issue.id)
+        issues.append(issue)
+    if not issues:
+        raise BadBulletin(f"no bulletin files (.txt, .md, .pdf, .docx) in {seeds_dir}")
+    return issues
+
+
+def _renumbered(issue: Issue, new_id: str) -> Issue:
+    from dataclasses import replace
+
+    articles = tuple(replace(a, id=f"{new_id}/{a.ordinal:02d}", issue_id=new_id) for a in issue.articles)
+    return replace(issue, id=new_id, articles=articles)
+
+
+def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str], labels: dict[str, str]) -> dict:
+    return {
+        "format": store.FORMAT_VERSION,
+        "model": embedder.name,
+        "dimension": embedder.dimension,
+        "chunking": {"min_chars": settings.chunk_min_chars, "max_chars": settings.chunk_max_chars},
+        "sources": sources,
+        "labels": labels,
+    }
+
+
+def _build_lock(settings: Settings) -> FileLock:
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / ".build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildLocked(f"another build is running on {settings.index_dir}; try again when it finishes") from None
+    return lock
+
+
+def build(settings: Settings, embedder: Embedder, *, force: bool = False, progress: bool = False) -> BuildResult:
+    """(Re)build the index from the seeds directory. Raises BuildLocked if another build runs."""
+    started = time.perf_counter()
+    lock = _build_lock(settings)
+    try:
+        return _build_locked(settings, embedder, force, progress, started)
+    finally:
+        lock.release()
+
+
+def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress: bool, started: float) -> BuildResult:
+    index_dir = settings.index_dir
+    files = bulletin_files(settings.seeds_dir)
+    sources = {p.name: sha256_of(p) for p in files}
+    labels = read_labels(settings.seeds_dir)
+    fingerprint = _fingerprint(settings, embedder, sources, labels)
+    previous_id = store.current_build_id(index_dir)
+    previous = store.read_manifest(index_dir, previous_id) if previous_id and _has_manifest(index_dir, previous_id) else None
+    if previous and not force and all(previous.get(k) == v for k, v in fingerprint.items()):
+        counts = previous["counts"]
+        return BuildResult(previous_id, False, counts["issues"], counts["articles"], counts["chunks"], 0,
+                           time.perf_counter() - started)
+
+    issues = load_corpus(settings.seeds_dir)
+    articles = [a for issue in issues for a in issue.articles]
+    titles = {a.id: a.title for a in articles}
+    chunks: list[Chunk] = [
+        c for a in articles for c in chunk_article(a, settings.chunk_min_chars, settings.chunk_max_chars)
+    ]
+    texts = [embedding_text(titles[c.article_id], c.text) for c in chunks]
+    vectors, embedded = _vectors(texts, embedder, index_dir, previous_id if previous and not force else None, progress)
+    tokenizer = KeywordTokenizer(corpus_terms(articles))
+
+    store.clean_up(index_dir, keep=settings.builds_to_keep)
+    built_at = datetime.now(timezone.utc)
+    build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
+    manifest = {
+        **fingerprint,
+        "build_id": build_id,
+        "built_at": built_at.isoformat(timespec="seconds"),
+        "text_hashes": [_text_hash(embedder.name, t) for t in texts],
+        "counts": {"issues": len(issues), "articles": len(articles), "chunks": len(chunks)},
+    }
+    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer)
+    store.switch_to(index_dir, build_id)
+    store.clean_up(index_dir, keep=settings.builds_to_keep)
+    log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", build_id, len(issues), len(articles),
+             len(chunks), embedded)
+    return BuildResult(build_id, True, len(issues), len(articles), len(chunks), embedded,
+                       time.perf_counter() - started)
+
+
+def _has_manifest(index_dir: Path, build_id: str) -> bool:
+    return (store.build_dir(index_dir, build_id) / "manifest.json").exists()
+
+
+def _text_hash(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()[:32]
+
+
+def _vectors(texts: list[str], embedder: Embedder, index_dir: Path, previous_id: str | None, progress: bool):
+    """Embed only the texts the previous build did not already have (same model, same text)."""
+    known: dict[str, np.ndarray] = {}
+    if previous_id:
+        manifest = store.read_manifest(index_dir, previous_id)
+        old_vectors = np.load(store.build_dir(index_dir, previous_id) / "vectors.npy")
+        known = dict(zip(manifest.get("text_hashes", []), old_vectors))
+    hashes = [_text_hash(embedder.name, t) for t in texts]
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    if missing:
+        fresh = embedder.embed_passages([texts[i] for i in missing], progress=progress)
+        for row, i in enumerate(missing):
+            vectors[i] = fresh[row]
+    for i, h in enumerate(hashes):
+        if h in known:
+            vectors[i] = known[h]
+    return vectors, len(missing)
+
+
+def add_bulletins(
+    settings: Settings, embedder: Embedder, paths: list[Path], label: str | None = None, *, progress: bool = False
+) -> tuple[list[Issue], BuildResult]:
+    """Check each file parses, copy it into the seeds directory, then update the index.
+
+    A file that does not parse changes nothing. The same content already in the seeds (by hash,
+    whatever the name) is skipped.
+    """
+    existing = {sha256_of(p): p.name for p in bulletin_files(settings.seeds_dir)}
+    parsed: list[tuple[Path, Issue]] = []
+    for path in paths:
+        if not path.is_file():
+            raise BadBulletin(f"{path}: no such file")
+        if path.suffix.lower() not in BULLETIN_SUFFIXES:
+            raise BadBulletin(f"{path.name}: unsupported file type (use {', '.join(BULLETIN_SUFFIXES)})")
+        digest = sha256_of(path)
+        if digest in existing:
+            log.info("%s: same content as %s, already added", path.name, existing[digest])
+            continue
+        parsed.append((path, read_issue(path, label)))
+        existing[digest] = path.name
+    for path, _issue in parsed:
+        target = settings.seeds_dir / path.name
+        if target.exists():
+            raise BadBulletin(f"{path.name}: a different file with this name is already in {settings.seeds_dir}")
+    started = time.perf_counter()
+    lock = _build_lock(settings)
+    labels_before = read_labels(settings.seeds_dir)
+    copied: list[Path] = []
+    try:
+        for path, _issue in parsed:
+            shutil.copyfile(path, settings.seeds_dir / path.name)
+            copied.append(settings.seeds_dir / path.name)
+            if label:
+                write_label(settings.seeds_dir, path.name, label)
+        result = _build_locked(settings, embedder, False, progress, started)
+    except BaseException:
+        for target in copied:  # the index did not change, so neither do the seeds
+            target.unlink(missing_ok=True)
+            if target.name not in labels_before and label:
+                forget_label(settings.seeds_dir, target.name)
+        raise
+    finally:
+        lock.release()
+    return [issue for _, issue in parsed], result
+
+
+def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple[str, BuildResult]:
+    """Delete an issue's bulletin file from the seeds directory and rebuild without it."""
+    from .errors import NotFound
+
+    issues = load_corpus(settings.seeds_dir)
+    issue = next((i for i in issues if i.id == issue_id), None)
+    if issue is None:
+        known = ", ".join(i.id for i in issues)
+        raise NotFound(f"no issue {issue_id!r} in {settings.seeds_dir} (known: {known})")
+    if len(issues) == 1:
+        raise BadBulletin(f"{issue_id} is the only issue; the index cannot be empty")
+    started = time.perf_counter()
+    lock = _build_lock(settings)
+    source = settings.seeds_dir / issue.source
+    kept = source.read_bytes()
+    label = read_labels(settings.seeds_dir).get(issue.source)
+    try:
+        source.unlink()
+        forget_label(settings.seeds_dir, issue.source)
+        result = _build_locked(settings, embedder, False, False, started)
+    except BaseException:
+        source.write_bytes(kept)
+        if label:
+            write_label(settings.seeds_dir, issue.source, label)
+        raise
+    finally:
+        lock.release()
+    return issue.source, result

@@ -1,0 +1,374 @@
+"""Bulletin text → Issue with clean Articles.
+
+Handles what real text extractions of 《科技情报参考》 look like: markdown or plain headings, a table of
+contents with ★ and page numbers, page footers and numbers mid-text, lines wrapped mid-sentence,
+bylines and slogans mixed into the flow by multi-column layouts, and an article printed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from .errors import BadBulletin
+from .layout import split_stacked_headings
+from .schema import Article, Issue
+
+LABELS_FILE = "issues.json"
+MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
+
+_CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+ISSUE_LABEL_RE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
+_FOOTER_RE = re.compile(r"科技情报参考\W*选析情报精华\s*助力科技决策")
+_MASTHEAD_RE = re.compile(r"^《?科技情报参考》?$")
+_PAGE_NUMBER_RE = re.compile(r"^(?:第\s*)?[-—–]?\s*\d{1,3}\s*[-—–]?\s*(?:页)?$")
+_SEPARATOR_RE = re.compile(r"^[-—–_=*·•.。\s]*$")
+_EDITOR_RE = re.compile(r"综合保障中心\s*编\s*辑$|^(?:编\s*辑|电\s*话|主\s*编|责任编辑|地\s*址|邮\s*箱)\s*[：:]")
+_BYLINE_RE = re.compile(
+    rf"^[\u4e00-\u9fff]{{2,4}}\s+[{_CJK}、（）()]{{2,30}}"
+    r"(?:书记|厅长|局长|主任|院长|市长|县长|区长|部长|处长|科长|委员|研究员|教授|记者|通讯员|供稿)$"
+)
+_TOC_TAIL_RE = re.compile(r"\s*(?:[.．…·]{2,}\s*)(\d{1,3})\s*$")
+_ENUM_RE = re.compile(
+    r"^(?:[一二三四五六七八九十]+[、是要]|[（(]\s*[一二三四五六七八九十\d]+\s*[)）]|\d{1,2}\s*[.、．]\s*\D"
+    r"|首先|其次|再次|最后|第[一二三四五六七八九十]+|——)"
+)
+_SENTENCE_END = "。！？!?…"
+_CLOSERS = "”’」』）)】"
+_INNER_STOPS = re.compile(r"[，。；！？,;!?]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    markdown_heading: bool = False
+    # Some PDF extractions end every paragraph's last line with a space and nothing else:
+    # then `closed` says whether the paragraph ends here; None when the file has no such marker.
+    closed: bool | None = None
+
+
+@dataclass(slots=True)
+class _Block:
+    """A heading or a paragraph of body text, in reading order."""
+
+    text: str
+    is_heading: bool
+    keeps_spacing: bool = False  # markdown sub-headings keep their "主题 副题" space
+
+
+def decode_bulletin(data: bytes, source: str) -> str:
+    """Bytes of a text bulletin → str (UTF-8, else GB18030), rejecting empty and binary files."""
+    if not data.strip():
+        raise BadBulletin(f"{source}: the file is empty")
+    if b"\x00" in data[:65536]:
+        raise BadBulletin(f"{source}: this looks like a binary file, not bulletin text")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\n\r\t\f")
+        if controls > 0.01 * min(len(text), 65536):
+            raise BadBulletin(f"{source}: this looks like a binary file, not bulletin text")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    raise BadBulletin(f"{source}: text encoding not recognised (tried UTF-8 and GB18030)")
+
+
+def issue_id_for(label: str, source: str) -> str:
+    """'2023年第12期' → '2023-12'; labels without a number fall back to the source file's stem."""
+    match = ISSUE_LABEL_RE.search(label)
+    if match:
+        return f"{match.group(1)}-{int(match.group(2)):02d}"
+    stem = Path(source).stem.lower()
+    return re.sub(r"[^0-9a-z]+", "-", stem).strip("-") or "issue"
+
+
+def fallback_label(source: str) -> str:
+    return f"未注明期号（{source}）"
+
+
+def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
+    """Parse one bulletin's text. `label` overrides any label found in the text."""
+    lines = _clean_lines(text)
+    found_label, lines = _take_issue_label(lines)
+    label = label or found_label or fallback_label(source)
+    toc_titles, lines = _take_toc(lines)
+    blocks = _blocks(lines, toc_titles)
+    sections = _articles_from_blocks(blocks)
+    if not sections:
+        raise BadBulletin(f"{source}: no recognisable article (no headings or titles found)")
+    issue_id = issue_id_for(label, source)
+    articles = tuple(
+        Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=title, text=body, ordinal=n)
+        for n, (title, body) in enumerate(_drop_duplicates(sections), start=1)
+    )
+    return Issue(id=issue_id, label=label, source=source, articles=articles)
+
+
+def read_issue(path: Path, label: str | None = None) -> Issue:
+    """Read and parse a bulletin file (.txt/.md here; other formats via qa.ingest)."""
+    if path.suffix.lower() in (".txt", ".md", ""):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadBulletin(f"{path.name}: cannot read the file ({exc.strerror})") from exc
+        text = decode_bulletin(data, path.name)
+    else:
+        from .ingest import read_bulletin_text
+
+        text = read_bulletin_text(path)
+    return parse_bulletin(text, path.name, label)
+
+
+# --- labels for bulletins without an issue header --------------------------------------------
+
+
+def read_labels(seeds_dir: Path) -> dict[str, str]:
+    path = seeds_dir / LABELS_FILE
+    if not path.exists():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadBulletin(f"{path}: cannot read issue labels ({exc})") from exc
+    return {source: entry["label"] for source, entry in entries.items() if entry.get("label")}
+
+
+def write_label(seeds_dir: Path, source: str, label: str | None) -> None:
+    """Record (or with None, forget) the label of a bulletin file in the seeds directory."""
+    path = seeds_dir / LABELS_FILE
+    entries = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if label is None:
+        entries.pop(source, None)
+    else:
+        entries[source] = {"label": label}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def forget_label(seeds_dir: Path, source: str) -> None:
+    write_label(seeds_dir, source, None)
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+def _marks_paragraph_ends(raw_lines: list[str]) -> bool:
+    """Does this extraction put a trailing space after (and only after) a paragraph's last line?"""
+    sentence_ends = [raw for raw in raw_lines if raw.strip() and raw.rstrip()[-1] in _SENTENCE_END]
+    marked = sum(1 for raw in sentence_ends if raw != raw.rstrip())
+    return len(sentence_ends) >= 5 and marked >= 0.8 * len(sentence_ends)
+
+
+def _clean_lines(text: str) -> list[_Line | None]:
+    """Strip markup and page furniture; None marks a blank line."""
+    raw_lines = text.split("\n")
+    end_marker = _marks_paragraph_ends(raw_lines)
+    lines: list[_Line | None] = []
+    for raw in raw_lines:
+        line = raw.replace("\u3000", " ").strip()
+        markdown_heading = bool(re.match(r"^#{1,6}\s", line))
+        line = re.sub(r"^#{1,6}\s+", "", line)
+        line = re.sub(r"^(?:[-*+]\s+)+", "", line).replace("**", "").strip()
+        if _is_furniture(line):
+            lines.append(None)
+        else:
+            closed = (raw != raw.rstrip()) if end_marker else None
+            lines.append(_Line(line, markdown_heading, closed))
+    return lines
+
+
+def _is_furniture(line: str) -> bool:
+    return bool(
+        _SEPARATOR_RE.match(line)
+        or _PAGE_NUMBER_RE.match(line)
+        or _FOOTER_RE.search(line)
+        or _MASTHEAD_RE.match(line)
+        or _EDITOR_RE.search(line)
+        or _BYLINE_RE.match(line)
+    )
+
+
+def _take_issue_label(lines: list[_Line | None]) -> tuple[str | None, list[_Line | None]]:
+    """Find '2023 年第 12 期' in the masthead (first lines) and drop that line."""
+    seen = 0
+    for i, line in enumerate(lines):
+        if line is None:
+            continue
+        seen += 1
+        if seen > 8:
+            break
+        match = ISSUE_LABEL_RE.search(line.text)
+        if match and len(line.text) <= len(match.group(0)) + 12:
+            label = f"{match.group(1)}年第{int(match.group(2))}期"
+            return label, lines[:i] + [None] + lines[i + 1 :]
+    return None, lines
+
+
+def _take_toc(lines: list[_Line | None]) -> tuple[list[str], list[_Line | None]]:
+    """Collect table-of-contents titles ('★ title ..... 2', possibly wrapped) and drop those lines."""
+    titles: list[str] = []
+    kept = list(lines)
+    i = 0
+    while i < len(kept):
+        line = kept[i]
+        if line is None or "★" not in line.text:
+            i += 1
+            continue
+        entry, used = line.text, [i]
+        j = i + 1
+        while not _TOC_TAIL_RE.search(entry) and j < len(kept) and j - i <= 4:
+            nxt = kept[j]
+            if nxt is not None:
+                if "★" in nxt.text:
+                    break
+                entry += nxt.text
+                used.append(j)
+            j += 1
+        title = _TOC_TAIL_RE.sub("", entry).replace("★", "").strip(" -")
+        if title:
+            titles.append(title)
+        for k in used:
+            kept[k] = None
+        i = used[-1] + 1
+    return titles, kept
+
+
+# --- blocks: headings and paragraphs ------------------------------------------------------------
+
+
+def _norm(title: str) -> str:
+    return re.sub(rf"[^0-9A-Za-z\u4e00-\u9fff]", "", title)
+
+
+def _matches_toc(text: str, toc: list[str]) -> bool:
+    key = _norm(text)
+    if not key:
+        return False
+    for title in toc:
+        other = _norm(title)
+        if key == other or (len(other) >= 6 and (other in key or key in other)):
+            return True
+        if SequenceMatcher(None, key, other).ratio() >= 0.85:
+            return True
+    return False
+
+
+def _heading_shaped(text: str) -> bool:
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return (
+        4 <= cjk
+        and len(text) <= 40
+        and not _INNER_STOPS.search(text)
+        and text[-1] not in "：:、"
+        and not _ENUM_RE.match(text)
+    )
+
+
+def _ends_paragraph(text: str) -> bool:
+    tail = text.rstrip(_CLOSERS)
+    return bool(tail) and (tail[-1] in _SENTENCE_END or text[-1] in "）)" and len(tail) < len(text))
+
+
+def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
+    """Group lines into headings and paragraphs, joining lines wrapped mid-sentence."""
+    has_markdown = any(line is not None and line.markdown_heading for line in lines)
+    blocks: list[_Block] = []
+    previous: _Line | None = None
+    open_paragraph = False  # the last block is a paragraph that may continue on the next line
+    for line in lines:
+        if line is None:
+            continue
+        if previous is not None and previous.closed is not None:
+            previous_closed = previous.closed
+        else:
+            previous_closed = not blocks or blocks[-1].is_heading or _ends_paragraph(blocks[-1].text)
+        if toc:
+            is_heading = _matches_toc(line.text, toc) and len(line.text) <= 60
+        elif has_markdown:
+            is_heading = line.markdown_heading and not _ENUM_RE.match(line.text)
+        else:
+            is_heading = previous_closed and line.closed is not False and _heading_shaped(line.text)
+        if is_heading:
+            blocks.append(_Block(line.text, True))
+            open_paragraph = False
+        elif open_paragraph and _continues(blocks[-1].text, line.text, previous):
+            blocks[-1].text = _join(blocks[-1].text, line.text)
+        else:
+            blocks.append(_Block(line.text, False, line.markdown_heading))
+            open_paragraph = not line.markdown_heading
+        previous = line
+    return blocks
+
+
+def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
+    """Is `line` the rest of a sentence wrapped from the paragraph so far?"""
+    if previous is not None and previous.closed is not None:
+        return not previous.closed
+    if _ends_paragraph(paragraph) or _ENUM_RE.match(line) or _is_subheading(paragraph):
+        return False
+    return len(paragraph) >= 20 or paragraph[-1] in "，、,；;：:（(“"
+
+
+def _is_subheading(paragraph: str) -> bool:
+    """'二、深化全面创新改革，推进…' on a line of its own: a section heading inside an article."""
+    return bool(_ENUM_RE.match(paragraph)) and len(paragraph) <= 40 and not re.search("[。！？!?]", paragraph)
+
+
+def _join(previous: str, line: str) -> str:
+    if previous[-1].isascii() and previous[-1].isalnum() and line[0].isascii() and line[0].isalnum():
+        return f"{previous} {line}"
+    return previous + line
+
+
+def _clean_paragraph(text: str) -> str:
+    """Collapse extraction spacing: no spaces next to Chinese characters or full-width punctuation."""
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(rf"(?<=[{_CJK}])\s+", "", text)
+    return re.sub(rf"\s+(?=[{_CJK}])", "", text)
+
+
+# --- articles --------------------------------------------------------------------------------
+
+
+def _articles_from_blocks(blocks: list[_Block]) -> list[tuple[str, str]]:
+    """Pair headings with the paragraphs after them; split runs of stacked headings."""
+    sections: list[tuple[str, list[str]]] = []
+    i = 0
+    while i < len(blocks):
+        if not blocks[i].is_heading:
+            i += 1  # preamble before the first heading: masthead leftovers
+            continue
+        headings = []
+        while i < len(blocks) and blocks[i].is_heading:
+            headings.append(blocks[i].text)
+            i += 1
+        paragraphs = []
+        while i < len(blocks) and not blocks[i].is_heading:
+            block = blocks[i]
+            paragraphs.append(block.text if block.keeps_spacing else _clean_paragraph(block.text))
+            i += 1
+        for title, body in split_stacked_headings(headings, paragraphs):
+            if sum(map(len, body)) >= MIN_ARTICLE_CHARS or not sections:
+                sections.append((title, body))
+            else:  # a banner line and a stray fragment: the fragment belongs to the article before
+                sections[-1][1].extend(body)
+    return [(title, "\n".join(p for p in body if p)) for title, body in sections if body]
+
+
+def _drop_duplicates(sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An article printed twice in one issue is kept once (the longer copy, in the first place)."""
+    kept: list[tuple[str, str]] = []
+    for title, body in sections:
+        for n, (other_title, other_body) in enumerate(kept):
+            if _norm(title) == _norm(other_title):
+                if len(body) > len(other_body):
+                    kept[n] = (other_title, body)
+                break
+        else:
+            kept.append((title, body))
+    return kept

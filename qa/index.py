@@ -1,0 +1,173 @@
+"""The index on disk and in memory: one self-describing directory per build, a CURRENT pointer.
+
+index/
+  CURRENT                 name of the build in use (switched atomically)
+  builds/<build id>/      faiss.index, vectors.npy, keyword/, chunks.jsonl, articles.jsonl,
+                          issues.jsonl, userdict.txt, manifest.json (written last)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from .errors import IndexMismatch, IndexNotReady
+from .keywords import KeywordTokenizer
+from .schema import Article, Chunk, Issue
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+BUILDS = "builds"
+TEMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one build needs to answer questions, loaded in memory."""
+
+    build_id: str
+    manifest: dict
+    issues: tuple[Issue, ...]
+    articles: dict[str, Article]
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+    dense: faiss.Index
+    keyword: bm25s.BM25
+    tokenizer: KeywordTokenizer
+
+    def issue(self, issue_id: str) -> Issue | None:
+        return next((issue for issue in self.issues if issue.id == issue_id), None)
+
+
+def current_build_id(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / POINTER).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def build_dir(index_dir: Path, build_id: str) -> Path:
+    return index_dir / BUILDS / build_id
+
+
+def read_manifest(index_dir: Path, build_id: str) -> dict:
+    return json.loads((build_dir(index_dir, build_id) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def dense_index(vectors: np.ndarray) -> faiss.Index:
+    """Inner product over normalized vectors (= cosine), with chunk row numbers as ids."""
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    if len(vectors):
+        index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    return index
+
+
+def write_build(
+    index_dir: Path,
+    build_id: str,
+    manifest: dict,
+    issues: list[Issue],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    tokenizer: KeywordTokenizer,
+) -> Path:
+    """Write a complete build into a temp directory, then rename it into place. Manifest last."""
+    temp = index_dir / BUILDS / f"{TEMP_PREFIX}{build_id}"
+    temp.mkdir(parents=True)
+    np.save(temp / "vectors.npy", vectors)
+    faiss.write_index(dense_index(vectors), str(temp / "faiss.index"))
+    keyword = bm25s.BM25()
+    keyword.index([tokenizer.tokens(chunk.text) or [""] for chunk in chunks], show_progress=False)
+    keyword.save(str(temp / "keyword"), show_progress=False)
+    (temp / "userdict.txt").write_text("\n".join(tokenizer.user_terms) + "\n", encoding="utf-8")
+    _write_jsonl(temp / "issues.jsonl", ({k: v for k, v in asdict(i).items() if k != "articles"} for i in issues))
+    _write_jsonl(temp / "articles.jsonl", (asdict(a) for i in issues for a in i.articles))
+    _write_jsonl(temp / "chunks.jsonl", (asdict(c) for c in chunks))
+    _write_json(temp / "manifest.json", manifest)
+    final = build_dir(index_dir, build_id)
+    os.replace(temp, final)
+    return final
+
+
+def switch_to(index_dir: Path, build_id: str) -> None:
+    """Atomically point CURRENT at a finished build."""
+    temp = index_dir / f"{POINTER}.tmp"
+    temp.write_text(build_id + "\n", encoding="utf-8")
+    with open(temp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, index_dir / POINTER)
+
+
+def clean_up(index_dir: Path, keep: int) -> None:
+    """Remove temp builds left by crashed runs and all but the newest `keep` finished builds."""
+    builds = index_dir / BUILDS
+    if not builds.exists():
+        return
+    current = current_build_id(index_dir)
+    finished = sorted(p for p in builds.iterdir() if not p.name.startswith(TEMP_PREFIX))
+    for path in builds.iterdir():
+        if path.name.startswith(TEMP_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in finished[:-keep] if keep > 0 else finished:
+        if path.name != current:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
+    """Load the current build; IndexNotReady if none, IndexMismatch if built another way."""
+    build_id = current_build_id(index_dir)
+    if build_id is None or not (build_dir(index_dir, build_id) / "manifest.json").exists():
+        raise IndexNotReady(f"no index built yet in {index_dir}: run `qa build`")
+    manifest = read_manifest(index_dir, build_id)
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index {build_id} has format {manifest.get('format')}, this version reads {FORMAT_VERSION}: "
+            "run `qa build --force`"
+        )
+    if model_name is not None and manifest.get("model") != model_name:
+        raise IndexMismatch(
+            f"index {build_id} was built with model {manifest.get('model')!r}, not {model_name!r}: "
+            "run `qa build --force` (or set QA_EMBED_MODEL to the model it was built with)"
+        )
+    folder = build_dir(index_dir, build_id)
+    articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]
+    by_issue: dict[str, list[Article]] = {}
+    for article in articles:
+        by_issue.setdefault(article.issue_id, []).append(article)
+    issues = tuple(
+        Issue(**row, articles=tuple(by_issue.get(row["id"], ()))) for row in _read_jsonl(folder / "issues.jsonl")
+    )
+    user_terms = (folder / "userdict.txt").read_text(encoding="utf-8").split()
+    return Snapshot(
+        build_id=build_id,
+        manifest=manifest,
+        issues=issues,
+        articles={a.id: a for a in articles},
+        chunks=tuple(Chunk(**row) for row in _read_jsonl(folder / "chunks.jsonl")),
+        vectors=np.load(folder / "vectors.npy"),
+        dense=faiss.read_index(str(folder / "faiss.index")),
+        keyword=bm25s.BM25.load(str(folder / "keyword"), show_progress=False, verbosity=0),
+        tokenizer=KeywordTokenizer(user_terms),
+    )
+
+
+def _write_json(path: Path, value: object) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

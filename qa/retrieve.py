@@ -1,0 +1,106 @@
+"""Question → ranked Hits: dense (FAISS), keyword (jieba BM25) or hybrid (reciprocal rank fusion),
+optionally within one issue, diversified so one article cannot fill every slot."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .embed import Embedder
+from .index import Snapshot
+from .schema import Hit
+
+RRF_K = 20  # small corpus: a low constant lets the top ranks of each list count
+PER_ARTICLE = 2
+
+
+class QueryEncoder:
+    """Embeds questions once: repeated questions cost no model call (LRU cache)."""
+
+    def __init__(self, embedder: Embedder, size: int = 1024):
+        self.embedder = embedder
+        self._cached = lru_cache(maxsize=size)(self._encode)
+
+    def _encode(self, question: str) -> np.ndarray:
+        vector = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+        vector.setflags(write=False)
+        return vector
+
+    def __call__(self, question: str) -> np.ndarray:
+        return self._cached(question)
+
+
+def search(
+    snapshot: Snapshot,
+    encode: QueryEncoder,
+    question: str,
+    *,
+    top_k: int = 5,
+    mode: str = "hybrid",
+    issue_id: str | None = None,
+) -> list[Hit]:
+    allowed = _allowed_rows(snapshot, issue_id)
+    if not allowed.any():
+        return []
+    dense = _dense_scores(snapshot, encode(question)) if mode in ("dense", "hybrid") else None
+    keyword = _keyword_scores(snapshot, question) if mode in ("keyword", "hybrid") else None
+    dense_rank = _ranks(dense, allowed) if dense is not None else None
+    keyword_rank = _ranks(keyword, allowed) if keyword is not None else None
+    if mode == "dense":
+        fused = dense
+    elif mode == "keyword":
+        fused = keyword
+    else:
+        fused = 1.0 / (RRF_K + dense_rank) + 1.0 / (RRF_K + keyword_rank)
+    order = [int(i) for i in np.argsort(-fused, kind="stable") if allowed[i]]
+    hits: list[Hit] = []
+    per_article: dict[str, int] = {}
+    for row in order:
+        chunk = snapshot.chunks[row]
+        if per_article.get(chunk.article_id, 0) >= PER_ARTICLE:
+            continue
+        per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+        hits.append(
+            Hit(
+                chunk=chunk,
+                score=float(fused[row]),
+                dense_score=float(dense[row]) if dense is not None else 0.0,
+                keyword_score=float(keyword[row]) if keyword is not None else 0.0,
+                dense_rank=int(dense_rank[row]) if dense_rank is not None else None,
+                keyword_rank=int(keyword_rank[row]) if keyword_rank is not None else None,
+            )
+        )
+        if len(hits) >= top_k:
+            break
+    return hits
+
+
+def _allowed_rows(snapshot: Snapshot, issue_id: str | None) -> np.ndarray:
+    if issue_id is None:
+        return np.ones(len(snapshot.chunks), dtype=bool)
+    prefix = issue_id + "/"
+    return np.array([c.article_id.startswith(prefix) for c in snapshot.chunks], dtype=bool)
+
+
+def _dense_scores(snapshot: Snapshot, query: np.ndarray) -> np.ndarray:
+    scores = np.full(len(snapshot.chunks), -1.0, dtype=np.float32)
+    found, ids = snapshot.dense.search(query.reshape(1, -1), len(snapshot.chunks))
+    valid = ids[0] >= 0
+    scores[ids[0][valid]] = found[0][valid]
+    return scores
+
+
+def _keyword_scores(snapshot: Snapshot, question: str) -> np.ndarray:
+    tokens = [t for t in snapshot.tokenizer.tokens(question) if t in snapshot.keyword.vocab_dict]
+    if not tokens:
+        return np.zeros(len(snapshot.chunks), dtype=np.float32)
+    return np.asarray(snapshot.keyword.get_scores(tokens), dtype=np.float32)
+
+
+def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """1-based rank of every row by score (rows outside the filter rank last)."""
+    masked = np.where(allowed, scores, -np.inf)
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-masked, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
