@@ -1,0 +1,369 @@
+"""The HTTP API's schema: pydantic models for requests and responses, their conversion from
+pipeline records, and the OpenAPI document generated from them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.json_schema import models_json_schema
+from pydantic_core import PydanticCustomError
+
+from . import schema
+from .config import Settings
+from .engine import Status, Turn
+from .errors import BadQuestion, QAError
+
+DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
+MAX_HISTORY_TURNS = 10
+
+
+class BadRequest(QAError):
+    code = "bad_request"
+    http_status = 400
+
+
+class UnsupportedMediaType(QAError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+def article_url(article_id: str, start: int, end: int) -> str:
+    """Where the web page shows an article with [start, end) highlighted."""
+    return f"/articles/{quote(article_id, safe='/')}?{urlencode({'start': start, 'end': end})}"
+
+
+# ---- requests ----------------------------------------------------------------------------
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    question: str
+    answer: str | None = None
+
+
+class AskRequest(BaseModel):
+    """A question; `history` holds earlier turns of the conversation, oldest first."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    question: str = Field(
+        description="Trimmed before use; must not be blank.", json_schema_extra={"minLength": 1, "pattern": r"\S"}
+    )
+    top_k: int = Field(5, ge=1, le=20, description="How many passages to cite; a JSON integer (3.0 is rejected).")
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    issue: str | None = Field(None, description="Only search this issue id, e.g. 2023-12. Blank means all.")
+    history: Annotated[list[HistoryTurn] | None, Field(max_length=MAX_HISTORY_TURNS)] = None
+
+    @field_validator("question")
+    @classmethod
+    def _question_fits(cls, question: str, info: ValidationInfo) -> str:
+        question = question.strip()
+        limit = (info.context or {}).get("max_question_chars", DEFAULT_MAX_QUESTION_CHARS)
+        if not question:
+            raise PydanticCustomError("question_blank", "问题不能为空")
+        if len(question) > limit:
+            raise PydanticCustomError("question_too_long", "问题太长：最多 {limit} 个字符", {"limit": limit})
+        return question
+
+    @field_validator("issue")
+    @classmethod
+    def _blank_issue_is_none(cls, issue: str | None) -> str | None:
+        return (issue or "").strip() or None
+
+    def turns(self) -> tuple[Turn, ...]:
+        return tuple(Turn(question=turn.question, answer=turn.answer) for turn in self.history or ())
+
+
+# Messages people read; pydantic's own English message is used for anything not listed.
+_MESSAGES = {
+    "json_invalid": "请求体不是合法的 JSON",
+    "model_type": "{field} 必须是 JSON 对象",
+    "missing": "缺少字段 {field}",
+    "string_type": "{field} 必须是字符串",
+    "int_type": "{field} 必须是整数",
+    "greater_than_equal": "{field} 不能小于 {ge}",
+    "less_than_equal": "{field} 不能大于 {le}",
+    "literal_error": "{field} 只能取以下值之一：{expected}",
+    "list_type": "{field} 必须是数组",
+    "too_long": "{field} 最多 {max_length} 项",
+}
+
+
+def _describe(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "请求体"
+    template = _MESSAGES.get(error["type"])
+    return template.format(field=field, **error.get("ctx", {})) if template else error["msg"]
+
+
+def parse_ask_request(body: bytes, max_question_chars: int) -> AskRequest:
+    """Validate a raw JSON body; raises BadQuestion (the question itself) or BadRequest."""
+    try:
+        return AskRequest.model_validate_json(body, context={"max_question_chars": max_question_chars})
+    except ValidationError as exc:
+        errors = exc.errors()
+        message = "；".join(dict.fromkeys(_describe(error) for error in errors))
+        about_question = errors[0]["loc"][:1] == ("question",)
+        raise (BadQuestion if about_question else BadRequest)(message) from None
+
+
+# ---- responses ---------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class IssueRef(_Out):
+    id: str
+    label: str
+    source: str
+
+
+class ArticleRef(_Out):
+    id: str
+    title: str
+
+
+class Citation(_Out):
+    issue: IssueRef
+    article: ArticleRef
+    passage: str
+    start: int
+    end: int
+    score: float
+    url: str = Field(description="Opens the article in the web page with the span highlighted.")
+
+    @classmethod
+    def of(cls, cited: schema.Citation, highlight: tuple[int, int] | None = None) -> "Citation":
+        start, end = highlight or (cited.start, cited.end)
+        return cls(
+            issue=IssueRef(id=cited.issue_id, label=cited.issue_label, source=cited.issue_source),
+            article=ArticleRef(id=cited.article_id, title=cited.article_title),
+            passage=cited.passage,
+            start=cited.start,
+            end=cited.end,
+            score=cited.score,
+            url=article_url(cited.article_id, start, end),
+        )
+
+
+class Highlight(_Out):
+    start: int
+    end: int
+
+
+class Answer(_Out):
+    text: str
+    start: int
+    end: int
+    highlight: Highlight
+    confidence: float
+    citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
+
+    @classmethod
+    def of(cls, answer: schema.Answer) -> "Answer":
+        if answer.text is None or answer.start is None or answer.end is None or answer.citation is None:
+            raise ValueError("the engine returned a found answer without text, offsets or citation")
+        highlight = Highlight(
+            start=answer.start if answer.highlight_start is None else answer.highlight_start,
+            end=answer.end if answer.highlight_end is None else answer.highlight_end,
+        )
+        return cls(
+            text=answer.text,
+            start=answer.start,
+            end=answer.end,
+            highlight=highlight,
+            confidence=answer.confidence,
+            citation=Citation.of(answer.citation, (highlight.start, highlight.end)),
+        )
+
+
+class AskResponse(_Out):
+    question: str
+    found: bool
+    message: str
+    answer: Answer | None = Field(description="null when found is false; citations are still given.")
+    citations: list[Citation]
+    mode: Literal["hybrid", "dense", "keyword"]
+    took_ms: float
+
+    @classmethod
+    def of(cls, answer: schema.Answer, mode: str, took_ms: float) -> "AskResponse":
+        return cls(
+            question=answer.question,
+            found=answer.found,
+            message=answer.message,
+            answer=Answer.of(answer) if answer.found else None,
+            citations=[Citation.of(cited) for cited in answer.citations],
+            mode=mode,
+            took_ms=round(took_ms, 1),
+        )
+
+
+class ArticleSummary(_Out):
+    id: str
+    title: str
+    ordinal: int
+    chars: int
+
+
+class IssueSummary(IssueRef):
+    articles: list[ArticleSummary]
+
+
+class IssueList(_Out):
+    issues: list[IssueSummary]
+
+    @classmethod
+    def of(cls, issues: list[schema.Issue]) -> "IssueList":
+        return cls(
+            issues=[
+                IssueSummary(
+                    id=issue.id,
+                    label=issue.label,
+                    source=issue.source,
+                    articles=[
+                        ArticleSummary(id=a.id, title=a.title, ordinal=a.ordinal, chars=len(a.text))
+                        for a in issue.articles
+                    ],
+                )
+                for issue in issues
+            ]
+        )
+
+
+class ArticleDetail(_Out):
+    id: str
+    title: str
+    ordinal: int
+    issue: IssueRef
+    text: str = Field(description="Citation and answer offsets point into this text.")
+
+    @classmethod
+    def of(cls, issue: schema.Issue, article: schema.Article) -> "ArticleDetail":
+        return cls(
+            id=article.id,
+            title=article.title,
+            ordinal=article.ordinal,
+            issue=IssueRef(id=issue.id, label=issue.label, source=issue.source),
+            text=article.text,
+        )
+
+
+class Health(_Out):
+    status: Literal["ok"] = "ok"
+    build_id: str
+    model: str
+    issues: int
+    articles: int
+    chunks: int
+    built_at: str
+
+    @classmethod
+    def of(cls, status: Status) -> "Health":
+        return cls(**asdict(status))
+
+
+class ErrorDetail(_Out):
+    code: str = Field(description="Stable, for programs: bad_question, not_found, index_not_ready …")
+    message: str = Field(description="For people.")
+
+
+class ErrorResponse(_Out):
+    error: ErrorDetail
+
+    @classmethod
+    def of(cls, code: str, message: str) -> "ErrorResponse":
+        return cls(error=ErrorDetail(code=code, message=message))
+
+
+class Unavailable(ErrorResponse):
+    status: Literal["unavailable"] = "unavailable"
+
+
+# ---- OpenAPI -----------------------------------------------------------------------------
+
+BASE_URL = "http://127.0.0.1:8000"  # what the curl examples assume; /api/docs shows the real host
+ASK_EXAMPLE = {"question": "温州国家自创区如何打造民营经济创新高地？", "top_k": 3, "mode": "hybrid"}
+_ERRORS = {
+    400: "问题或请求体不合法（bad_question / bad_request）",
+    404: "期次或文章不存在（not_found）",
+    415: "请求体没有以 application/json 发送（unsupported_media_type）",
+    500: "服务器内部错误，详情只写入服务器日志（internal）",
+    503: "索引尚未就绪，请先运行 qa build（index_not_ready）",
+}
+
+
+def _operation(summary: str, curl: str, ok: Any, errors: dict[int, Any], media: str = "application/json",
+               **extra: Any) -> dict[str, Any]:  # fmt: skip
+    responses = {"200": {"description": "OK", "content": {media: {"schema": ok}}}}
+    for status, error_schema in errors.items():
+        responses[str(status)] = {"description": _ERRORS[status], "content": {"application/json": {"schema": error_schema}}}
+    return {"summary": summary, "responses": responses, "x-codeSamples": [{"lang": "Shell", "source": curl}], **extra}
+
+
+def openapi_document(max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> dict[str, Any]:
+    """OpenAPI 3.1 for every endpoint; the component schemas are generated from the models above."""
+    responses = (AskResponse, IssueList, ArticleDetail, Health, Unavailable, ErrorResponse)
+    models = [(AskRequest, "validation"), *((model, "serialization") for model in responses)]
+    refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    ref = {model.__name__: refs[(model, mode)] for model, mode in models}  # type: ignore[index]
+    schemas = definitions["$defs"]
+    # The limit is a setting, so the model only knows it at validation time (through the context).
+    schemas["AskRequest"]["properties"]["question"]["maxLength"] = max_question_chars
+
+    def failing(*statuses: int) -> dict[int, Any]:
+        return dict.fromkeys(statuses, ref["ErrorResponse"])
+
+    ask_body = {"required": True, "content": {"application/json": {"schema": ref["AskRequest"], "example": ASK_EXAMPLE}}}
+    ask_curl = (
+        f"curl -s -X POST {BASE_URL}/api/ask -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(ASK_EXAMPLE, ensure_ascii=False)}'"
+    )
+    article_id = {
+        "name": "article_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "Issue id, slash, ordinal, e.g. 2022-10/02 (the slash is part of the id).",
+    }  # fmt: skip
+    paths = {
+        "/api/ask": {"post": _operation(
+            "提问：返回摘自原文的答案及其出处", ask_curl,
+            ref["AskResponse"], failing(400, 404, 415, 500, 503), requestBody=ask_body, description=(
+                f"question 必填（去掉首尾空白后 1–{max_question_chars} 字）；top_k 为 1–20 的整数，默认 5；"
+                "mode 取 hybrid、dense 或 keyword；issue 为期次 id（如 2022-10），省略或留空表示全部期次；"
+                "history 为之前的问答（最多 10 轮）。找不到答案时 found 为 false、answer 为 null，citations 仍给出最相关的段落。"
+            ),
+        )},
+        "/api/issues": {"get": _operation(
+            "全部期次及其文章目录", f"curl -s {BASE_URL}/api/issues",
+            ref["IssueList"], failing(500, 503),
+        )},
+        "/api/articles/{article_id}": {"get": _operation(
+            "一篇文章的全文（答案与引文的偏移量指向其中）", f"curl -s {BASE_URL}/api/articles/2022-10/02",
+            ref["ArticleDetail"], failing(404, 500, 503), parameters=[article_id],
+        )},
+        "/healthz": {"get": _operation(
+            "服务状态：当前使用的索引版本", f"curl -s {BASE_URL}/healthz",
+            ref["Health"], {503: ref["Unavailable"]},
+        )},
+        "/openapi.json": {"get": _operation(
+            "本 API 的 OpenAPI 3.1 描述", f"curl -s {BASE_URL}/openapi.json", {"type": "object"}, {},
+        )},
+        "/api/docs": {"get": _operation(
+            "本页：接口一览与 curl 示例", f"curl -s {BASE_URL}/api/docs", {"type": "string"}, {}, "text/html",
+        )},
+    }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "科技情报参考 问答 API",
+            "version": "1.0.0",
+            "description": "就《科技情报参考》提问，答案逐字摘自原文并注明期次与文章出处。",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,456 @@
+"""The HTTP API through Flask's test client: answers and citations, every validation and error
+path, headers, the web page routes and the OpenAPI document (checked against real responses)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+import qa.engine
+from qa.api import article_url
+from qa.errors import IndexNotReady
+
+QUESTION = "云山市建成了多少座加氢站？"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def ask(client, body=None, **kwargs):
+    return client.post("/api/ask", json={"question": QUESTION} if body is None else body, **kwargs)
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"].strip()
+    return body["error"]
+
+
+class NotReadyEngine:
+    """Every call fails the way an engine does before the first build."""
+
+    def _fail(self, *args, **kwargs):
+        raise IndexNotReady("还没有索引：请先运行 qa build")
+
+    ask = issues = article = status = _fail
+
+
+class BrokenEngine:
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError("secret-detail in /srv/qa/engine.py line 42")
+
+    ask = issues = article = status = _fail
+
+
+# ---- /api/ask: answers ---------------------------------------------------------------------
+
+
+def test_ask_answers_with_cited_span(api_client, fake_engine):
+    response = ask(api_client)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["question"] == QUESTION
+    assert body["found"] is True
+    assert body["mode"] == "hybrid"
+    assert body["took_ms"] >= 0
+    answer = body["answer"]
+    assert "加氢站9座" in answer["text"]
+    article = fake_engine.article(answer["citation"]["article"]["id"])[1]
+    assert article.text[answer["start"] : answer["end"]] == answer["text"]
+    assert answer["highlight"] == {"start": answer["start"], "end": answer["end"] - 1}
+    assert answer["citation"]["issue"] == {"id": "2024-03", "label": "2024年第3期", "source": "2024-03.txt"}
+    assert answer["citation"]["article"] == {"id": "2024-03/01", "title": "云山市加快氢能产业集群建设"}
+    assert 1 <= len(body["citations"]) <= 5
+
+
+def test_every_citation_points_at_its_passage(api_client, fake_engine):
+    body = ask(api_client, {"question": QUESTION, "top_k": 3}).get_json()
+    assert len(body["citations"]) == 3
+    for citation in body["citations"]:
+        article = fake_engine.article(citation["article"]["id"])[1]
+        assert article.text[citation["start"] : citation["end"]] == citation["passage"]
+        assert citation["url"] == f"/articles/{citation['article']['id']}?start={citation['start']}&end={citation['end']}"
+
+
+def test_answer_citation_url_highlights_the_answer_span_not_the_passage(api_client):
+    answer = ask(api_client).get_json()["answer"]
+    highlight, citation = answer["highlight"], answer["citation"]
+    assert (highlight["start"], highlight["end"]) != (citation["start"], citation["end"])
+    assert citation["url"] == f"/articles/2024-03/01?start={highlight['start']}&end={highlight['end']}"
+
+
+def test_article_url_quotes_everything_but_the_slash():
+    assert article_url("2023-12/03", 5, 9) == "/articles/2023-12/03?start=5&end=9"
+    assert article_url("a b/#1?x", 0, 1) == "/articles/a%20b/%231%3Fx?start=0&end=1"
+
+
+def test_no_answer_still_lists_citations(api_client):
+    body = ask(api_client, {"question": "量子计算机", "top_k": 2}).get_json()
+    assert body["found"] is False
+    assert body["answer"] is None
+    assert body["message"] == "简报中没有找到答案"
+    assert len(body["citations"]) == 2
+
+
+def test_request_fields_reach_the_engine(api_client, fake_engine):
+    history = [{"question": "云山市在做什么？", "answer": "布局氢能产业。"}, {"question": "还有呢？"}]
+    body = {"question": f"  {QUESTION}\n", "top_k": 2, "mode": "keyword", "issue": "2024-03", "history": history}
+    response = ask(api_client, body)
+    assert response.status_code == 200
+    assert response.get_json()["mode"] == "keyword"
+    asked = fake_engine.asked[-1]
+    assert asked["question"] == QUESTION  # trimmed
+    assert (asked["top_k"], asked["mode"], asked["issue_id"]) == (2, "keyword", "2024-03")
+    assert [(turn.question, turn.answer) for turn in asked["history"]] == [
+        ("云山市在做什么？", "布局氢能产业。"),
+        ("还有呢？", None),
+    ]
+
+
+def test_defaults_and_unknown_fields_ignored(api_client, fake_engine):
+    response = ask(api_client, {"question": QUESTION, "issue": "  ", "colour": "blue", "history": None})
+    assert response.status_code == 200
+    asked = fake_engine.asked[-1]
+    assert (asked["top_k"], asked["mode"], asked["issue_id"], tuple(asked["history"])) == (5, "hybrid", None, ())
+
+
+def test_issue_filter_limits_citations(api_client):
+    body = ask(api_client, {"question": "技术合同成交额是多少", "issue": "2024-04"}).get_json()
+    assert {citation["issue"]["id"] for citation in body["citations"]} == {"2024-04"}
+
+
+def test_chinese_is_sent_as_utf8_not_escapes(api_client):
+    assert "云山市".encode() in ask(api_client).data
+
+
+@pytest.mark.parametrize("question", ["问" * 500, " " * 30 + "问" * 500 + "\n"])
+def test_question_at_the_limit_is_accepted(api_client, question):
+    assert ask(api_client, {"question": question}).status_code == 200
+
+
+def test_ten_turns_of_history_are_accepted(api_client):
+    history = [{"question": "上一问", "answer": "上一答"}] * 10
+    assert ask(api_client, {"question": QUESTION, "history": history}).status_code == 200
+
+
+# ---- /api/ask: rejected requests -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"question": ""}, {"question": "   \n\t "}, {}, {"top_k": 3}, {"question": 42}, {"question": None},
+     {"question": ["问题"]}, {"question": "问" * 501}],
+    ids=["empty", "whitespace", "missing", "missing-with-others", "number", "null", "list", "501-chars"],
+)  # fmt: skip
+def test_bad_question_is_400(api_client, fake_engine, body):
+    assert_error(ask(api_client, body), 400, "bad_question")
+    assert fake_engine.asked == []
+
+
+def test_question_limit_comes_from_settings(api_app_for, api_settings, fake_engine):
+    client = api_app_for(fake_engine, api_settings.with_(max_question_chars=10)).test_client()
+    assert ask(client, {"question": "问" * 10}).status_code == 200
+    error = assert_error(ask(client, {"question": "问" * 11}), 400, "bad_question")
+    assert "10" in error["message"]
+    assert client.get("/openapi.json").get_json()["components"]["schemas"]["AskRequest"]["properties"]["question"][
+        "maxLength"
+    ] == 10
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"top_k": 0}, {"top_k": 21}, {"top_k": "3"}, {"top_k": True}, {"top_k": 3.0}, {"top_k": None},
+     {"mode": "semantic"}, {"mode": 1}, {"issue": 202403}, {"history": "earlier"},
+     {"history": [{"answer": "x"}]}, {"history": ["earlier"]}, {"history": [{"question": "q"}] * 11}],
+    ids=["top_k-0", "top_k-21", "top_k-string", "top_k-bool", "top_k-float", "top_k-null", "mode-unknown",
+         "mode-number", "issue-number", "history-string", "turn-without-question", "turn-string", "history-11"],
+)  # fmt: skip
+def test_bad_field_is_400(api_client, fake_engine, field):
+    error = assert_error(ask(api_client, {"question": QUESTION, **field}), 400, "bad_request")
+    assert next(iter(field)) in error["message"]
+    assert fake_engine.asked == []
+
+
+@pytest.mark.parametrize(
+    "data", [b'{"question": "\xe9\x97\xae', b"", b"{question: 1}", b"\xff\xfe", b'["question"]', b'"question"', b"null"]
+)
+def test_body_that_is_not_a_json_object_is_400(api_client, data):
+    assert_error(api_client.post("/api/ask", data=data, content_type="application/json"), 400, "bad_request")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_body_not_sent_as_json_is_415(api_client, content_type):
+    response = api_client.post("/api/ask", data=json.dumps({"question": QUESTION}), content_type=content_type)
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_json_content_type_with_charset_is_accepted(api_client):
+    data = json.dumps({"question": QUESTION}).encode()
+    assert api_client.post("/api/ask", data=data, content_type="application/json; charset=utf-8").status_code == 200
+
+
+def test_oversized_body_is_413_json(api_client):
+    data = json.dumps({"question": QUESTION, "padding": "x" * 300_000})
+    assert_error(api_client.post("/api/ask", data=data, content_type="application/json"), 413, "request_entity_too_large")
+
+
+def test_unknown_issue_filter_is_404(api_client):
+    error = assert_error(ask(api_client, {"question": QUESTION, "issue": "1999-01"}), 404, "not_found")
+    assert "1999-01" in error["message"]
+
+
+def test_wrong_method_is_405_json(api_client):
+    response = api_client.get("/api/ask")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+    assert_error(api_client.delete("/api/issues"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/api/x", "/api/", "/api/ask/more", "/nowhere"])
+def test_unknown_route_is_404_json(api_client, path):
+    assert_error(api_client.get(path), 404, "not_found")
+
+
+# ---- issues, articles, health ----------------------------------------------------------------
+
+
+def test_issues_lists_articles_with_lengths(api_client, fake_engine):
+    body = api_client.get("/api/issues").get_json()
+    assert [issue["id"] for issue in body["issues"]] == ["2024-03", "2024-04"]
+    first = body["issues"][0]
+    assert (first["label"], first["source"]) == ("2024年第3期", "2024-03.txt")
+    article = fake_engine.article("2024-03/02")[1]
+    assert first["articles"][1] == {"id": "2024-03/02", "title": article.title, "ordinal": 2, "chars": len(article.text)}
+    assert "text" not in first["articles"][0]
+
+
+def test_article_with_slash_in_its_id(api_client, fake_engine):
+    response = api_client.get("/api/articles/2024-04/01")
+    assert response.status_code == 200
+    issue, article = fake_engine.article("2024-04/01")
+    assert response.get_json() == {
+        "id": "2024-04/01",
+        "title": article.title,
+        "ordinal": 1,
+        "issue": {"id": issue.id, "label": issue.label, "source": issue.source},
+        "text": article.text,
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/articles/2024-04/99", "/api/articles/nothing", "/api/articles/2024-04%2F99"])
+def test_unknown_article_is_404(api_client, path):
+    assert_error(api_client.get(path), 404, "not_found")
+
+
+def test_healthz_reports_the_build(api_client):
+    response = api_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "build_id": "20240401-fake",
+        "model": "fake",
+        "issues": 2,
+        "articles": 3,
+        "chunks": 5,
+        "built_at": "2024-04-01T08:00:00+00:00",
+    }
+
+
+def test_healthz_is_503_without_index(api_app_for):
+    response = api_app_for(NotReadyEngine()).test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["error"]["code"] == "index_not_ready"
+
+
+@pytest.mark.parametrize(
+    "method, path", [("post", "/api/ask"), ("get", "/api/issues"), ("get", "/api/articles/2024-03/01")]
+)
+def test_api_is_503_without_index(api_app_for, method, path):
+    client = api_app_for(NotReadyEngine()).test_client()
+    response = getattr(client, method)(path, json={"question": QUESTION})
+    error = assert_error(response, 503, "index_not_ready")
+    assert "qa build" in error["message"]
+
+
+def test_engine_opens_lazily_once_and_retries_until_an_index_exists(api_app_for, fake_engine, monkeypatch):
+    opened = []
+
+    def open_engine(settings):
+        opened.append(settings)
+        if len(opened) == 1:
+            raise IndexNotReady("还没有索引")
+        return fake_engine
+
+    monkeypatch.setattr(qa.engine, "open_engine", open_engine, raising=False)
+    app = api_app_for(None)
+    assert opened == []  # creating the app never touches the index
+    client = app.test_client()
+    assert_error(ask(client), 503, "index_not_ready")
+    assert client.get("/").status_code == 200  # the page works without an index
+    assert ask(client).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert len(opened) == 2
+    assert opened[-1] is app.extensions["qa"].settings
+
+
+@pytest.mark.parametrize(
+    "method, path", [("post", "/api/ask"), ("get", "/api/issues"), ("get", "/api/articles/2024-03/01")]
+)
+def test_unexpected_error_is_500_without_details(api_app_for, caplog, method, path):
+    client = api_app_for(BrokenEngine()).test_client()
+    with caplog.at_level(logging.ERROR, logger="qa.app"):
+        response = getattr(client, method)(path, json={"question": QUESTION})
+    assert_error(response, 500, "internal")
+    text = response.get_data(as_text=True)
+    assert "secret-detail" not in text and "Traceback" not in text and "RuntimeError" not in text
+    assert "secret-detail" in caplog.text  # the traceback goes to the log instead
+
+
+def test_engine_breaking_its_contract_is_500(api_app_for, fake_engine, monkeypatch):
+    from dataclasses import replace
+
+    real_ask = fake_engine.ask
+    monkeypatch.setattr(fake_engine, "ask", lambda *a, **k: replace(real_ask(*a, **k), citation=None))
+    assert_error(ask(api_app_for(fake_engine).test_client()), 500, "internal")
+
+
+# ---- headers and web page --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/api/issues", "/api/x", "/healthz", "/api/docs", "/static/app.js"])
+def test_security_headers_on_every_response(api_client, path):
+    headers = api_client.get(path).headers
+    assert headers["Content-Security-Policy"] == CSP
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_security_headers_on_errors_too(api_app_for):
+    headers = api_app_for(BrokenEngine()).test_client().get("/api/issues").headers
+    assert headers["Content-Security-Policy"] == CSP
+
+
+@pytest.mark.parametrize("path", ["/", "/articles/2024-03/01", "/articles/2024-03/01?start=3&end=9"])
+def test_page_routes_serve_index_html(api_client, path):
+    response = api_client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "问答页面" in response.get_data(as_text=True)
+
+
+def test_static_files_come_from_the_web_dir(api_client):
+    response = api_client.get("/static/app.js")
+    assert response.status_code == 200
+    assert "javascript" in response.mimetype
+    assert_error(api_client.get("/static/missing.css"), 404, "not_found")
+    assert api_client.get("/static/../conftest.py").status_code == 404
+    assert api_client.get("/static/%2e%2e/web/index.html").status_code == 404
+
+
+def test_real_web_dir_is_the_default(api_settings, fake_engine):
+    from pathlib import Path
+
+    import qa.app
+
+    app = qa.app.create_app(api_settings, fake_engine)
+    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent.parent / "web"
+    if not (Path(app.config["WEB_DIR"]) / "index.html").exists():
+        pytest.skip("web/index.html is not written yet")
+    response = app.test_client().get("/")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+
+
+# ---- OpenAPI and docs ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openapi(api_client):
+    document = api_client.get("/openapi.json").get_json()
+    validate_spec(document)
+    return document
+
+
+def assert_documented(openapi, path_template: str, method: str, response) -> None:
+    """The response's body matches the schema the document gives for its path and status."""
+    operation = openapi["paths"][path_template][method]
+    schema = operation["responses"][str(response.status_code)]["content"]["application/json"]["schema"]
+    Draft202012Validator({**schema, "components": openapi["components"]}).validate(response.get_json())
+
+
+def test_openapi_is_valid_3_1_and_covers_every_endpoint(openapi):
+    assert openapi["openapi"].startswith("3.1")
+    assert set(openapi["paths"]) == {
+        "/api/ask", "/api/issues", "/api/articles/{article_id}", "/healthz", "/openapi.json", "/api/docs"
+    }  # fmt: skip
+    request_schema = openapi["components"]["schemas"]["AskRequest"]
+    assert request_schema["properties"]["top_k"]["minimum"] == 1
+    assert request_schema["properties"]["top_k"]["maximum"] == 20
+    assert request_schema["properties"]["question"]["maxLength"] == 500
+
+
+def test_responses_match_the_openapi_document(openapi, api_client, api_app_for):
+    assert_documented(openapi, "/api/ask", "post", ask(api_client))
+    assert_documented(openapi, "/api/ask", "post", ask(api_client, {"question": "量子计算机"}))
+    assert_documented(openapi, "/api/ask", "post", ask(api_client, {"question": ""}))
+    assert_documented(openapi, "/api/ask", "post", api_client.post("/api/ask", data="x", content_type="text/plain"))
+    assert_documented(openapi, "/api/issues", "get", api_client.get("/api/issues"))
+    assert_documented(openapi, "/api/articles/{article_id}", "get", api_client.get("/api/articles/2024-03/01"))
+    assert_documented(openapi, "/api/articles/{article_id}", "get", api_client.get("/api/articles/none"))
+    assert_documented(openapi, "/healthz", "get", api_client.get("/healthz"))
+    not_ready = api_app_for(NotReadyEngine()).test_client()
+    assert_documented(openapi, "/healthz", "get", not_ready.get("/healthz"))
+    assert_documented(openapi, "/api/issues", "get", not_ready.get("/api/issues"))
+    assert_documented(openapi, "/api/issues", "get", api_app_for(BrokenEngine()).test_client().get("/api/issues"))
+
+
+def test_openapi_schema_rejects_what_the_api_rejects(openapi):
+    validator = Draft202012Validator({"$ref": "#/components/schemas/AskRequest", "components": openapi["components"]})
+    assert validator.is_valid({"question": QUESTION, "top_k": 3, "mode": "dense"})
+    for bad in ({"question": QUESTION, "top_k": 0}, {"question": QUESTION, "mode": "x"}, {"top_k": 3}):
+        assert not validator.is_valid(bad)
+
+
+def test_docs_page_lists_every_endpoint_with_curl(api_client, openapi):
+    response = api_client.get("/api/docs", base_url="http://qa.example:9000")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    page = response.get_data(as_text=True)
+    for path in openapi["paths"]:
+        assert path in page
+    assert page.count("curl -s") == len(openapi["paths"])
+    assert "curl -s http://qa.example:9000/api/issues" in page
+    assert "127.0.0.1:8000" not in page
+    assert "<script" not in page and "<style" not in page and "style=" not in page and "//cdn" not in page
+    assert "&#34;question&#34;" in page or "&quot;question&quot;" in page  # the JSON example is escaped
+
+
+# ---- fuzzing from the document ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, path", [("POST", "/api/ask"), ("GET", "/api/issues"), ("GET", "/api/articles/{article_id}"), ("GET", "/healthz")]
+)
+def test_fuzzed_requests_never_break_the_api(api_app, method, path):
+    operation = schemathesis.openapi.from_wsgi("/openapi.json", api_app)[path][method]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def call(case):
+        # JSON Schema counts 3.0 as an integer while the API wants a JSON integer literal for top_k,
+        # so "schema-valid data is accepted" is the one check that cannot hold; every other one must.
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+    call()
