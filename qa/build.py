@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 from . import index as store
 from .chunking import chunk_article, embedding_text
 from .config import Settings
-from .corpus import forget_label, read_issue, read_labels, write_label
+from .corpus import PARSER_VERSION, forget_label, read_issue, read_labels, write_label
 from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
 from .keywords import KeywordTokenizer, corpus_terms
@@ -75,6 +75,7 @@ def _renumbered(issue: Issue, new_id: str) -> Issue:
 def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str], labels: dict[str, str]) -> dict:
     return {
         "format": store.FORMAT_VERSION,
+        "parser": PARSER_VERSION,
         "model": embedder.name,
         "dimension": embedder.dimension,
         "chunking": {"min_chars": settings.chunk_min_chars, "max_chars": settings.chunk_max_chars},

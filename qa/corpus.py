@@ -17,6 +17,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
+PARSER_VERSION = 1  # bump when parsing changes, so `qa build` re-parses unchanged files
 LABELS_FILE = "issues.json"
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
@@ -59,24 +60,6 @@ class _Block:
     keeps_spacing: bool = False  # markdown sub-headings keep their "主题 副题" space
 
 
-def decode_bulletin(data: bytes, source: str) -> str:
-    """Bytes of a text bulletin → str (UTF-8, else GB18030), rejecting empty and binary files."""
-    if not data.strip():
-        raise BadBulletin(f"{source}: the file is empty")
-    if b"\x00" in data[:65536]:
-        raise BadBulletin(f"{source}: this looks like a binary file, not bulletin text")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\n\r\t\f")
-        if controls > 0.01 * min(len(text), 65536):
-            raise BadBulletin(f"{source}: this looks like a binary file, not bulletin text")
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    raise BadBulletin(f"{source}: text encoding not recognised (tried UTF-8 and GB18030)")
-
-
 def issue_id_for(label: str, source: str) -> str:
     """'2023年第12期' → '2023-12'; labels without a number fall back to the source file's stem."""
     match = ISSUE_LABEL_RE.search(label)
@@ -97,7 +80,8 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
     label = label or found_label or fallback_label(source)
     toc_titles, lines = _take_toc(lines)
     blocks = _blocks(lines, toc_titles)
-    sections = _articles_from_blocks(blocks)
+    trusted = bool(toc_titles) or any(line is not None and line.markdown_heading for line in lines)
+    sections = _articles_from_blocks(blocks, min_chars=0 if trusted else MIN_ARTICLE_CHARS)
     if not sections:
         raise BadBulletin(f"{source}: no recognisable article (no headings or titles found)")
     issue_id = issue_id_for(label, source)
@@ -109,18 +93,10 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
 
 
 def read_issue(path: Path, label: str | None = None) -> Issue:
-    """Read and parse a bulletin file (.txt/.md here; other formats via qa.ingest)."""
-    if path.suffix.lower() in (".txt", ".md", ""):
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise BadBulletin(f"{path.name}: cannot read the file ({exc.strerror})") from exc
-        text = decode_bulletin(data, path.name)
-    else:
-        from .ingest import read_bulletin_text
+    """Read and parse a bulletin file (.txt, .md, .pdf or .docx)."""
+    from .ingest import read_bulletin_text
 
-        text = read_bulletin_text(path)
-    return parse_bulletin(text, path.name, label)
+    return parse_bulletin(read_bulletin_text(path), path.name, label)
 
 
 # --- labels for bulletins without an issue header --------------------------------------------
@@ -311,7 +287,8 @@ def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
         return not previous.closed
     if _ends_paragraph(paragraph) or _ENUM_RE.match(line) or _is_subheading(paragraph):
         return False
-    return len(paragraph) >= 20 or paragraph[-1] in "，、,；;：:（(“"
+    # long lines and lines that are visibly mid-sentence continue; a short bare line is a sub-heading
+    return len(paragraph) >= 20 or paragraph[-1] in "，、,；;：:（(“" or bool(_INNER_STOPS.search(paragraph))
 
 
 def _is_subheading(paragraph: str) -> bool:
@@ -335,8 +312,11 @@ def _clean_paragraph(text: str) -> str:
 # --- articles --------------------------------------------------------------------------------
 
 
-def _articles_from_blocks(blocks: list[_Block]) -> list[tuple[str, str]]:
-    """Pair headings with the paragraphs after them; split runs of stacked headings."""
+def _articles_from_blocks(blocks: list[_Block], min_chars: int) -> list[tuple[str, str]]:
+    """Pair headings with the paragraphs after them; split runs of stacked headings.
+
+    A guessed heading (no TOC, no markdown) over less than `min_chars` of text that stops
+    mid-sentence is a banner above a stray fragment of the article before."""
     sections: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(blocks):
@@ -353,7 +333,8 @@ def _articles_from_blocks(blocks: list[_Block]) -> list[tuple[str, str]]:
             paragraphs.append(block.text if block.keeps_spacing else _clean_paragraph(block.text))
             i += 1
         for title, body in split_stacked_headings(headings, paragraphs):
-            if sum(map(len, body)) >= MIN_ARTICLE_CHARS or not sections:
+            fragment = sum(map(len, body)) < min_chars and not (body and _ends_paragraph(body[-1]))
+            if not fragment or not sections:
                 sections.append((title, body))
             else:  # a banner line and a stray fragment: the fragment belongs to the article before
                 sections[-1][1].extend(body)

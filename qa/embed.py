@@ -112,6 +112,8 @@ def load_embedder(settings: Settings) -> Embedder:
     """The configured model; a missing or invalid one raises ModelUnavailable (no fallback, no download)."""
     if settings.model == DEFAULT_MODEL:
         return SentenceTransformerEmbedder(ensure_default_model(settings.cache_dir), name=DEFAULT_MODEL)
+    if settings.model == FAKE_MODEL:  # explicit choice for tests and demos; never a fallback
+        return FakeEmbedder()
     model_dir = Path(settings.model).expanduser().resolve()
     if not model_dir.is_dir():
         raise ModelUnavailable(
@@ -123,6 +125,10 @@ def load_embedder(settings: Settings) -> Embedder:
             f"{model_dir} is not a sentence-transformers model directory (it has no modules.json or config.json)."
         )
     return SentenceTransformerEmbedder(model_dir, name=str(model_dir))
+
+
+FAKE_MODEL = "fake-64"
+"""QA_EMBED_MODEL value selecting FakeEmbedder: instant, model-free, for tests of whole processes."""
 
 
 class FakeEmbedder:
