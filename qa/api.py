@@ -297,22 +297,30 @@ _ERRORS = {
     500: "服务器内部错误，详情只写入服务器日志（internal）",
     503: "索引尚未就绪，请先运行 qa build（index_not_ready）",
 }
+_ASK_DESCRIPTION = (
+    "question 必填，去掉首尾空白后 1–{limit} 字；top_k 为 1–20 的整数（默认 5）；mode 取 hybrid、dense 或 keyword；"
+    "issue 为期次 id（如 2022-10），省略或留空表示全部期次；history 为之前的问答，最多 10 轮。"
+    "找不到答案时 found 为 false、answer 为 null，citations 仍列出最相关的段落。"
+)
 
 
-def _operation(summary: str, curl: str, ok: Any, errors: dict[int, Any], media: str = "application/json",
-               **extra: Any) -> dict[str, Any]:  # fmt: skip
+def _operation(
+    summary: str, curl: str, ok: Any, errors: dict[int, Any], media: str = "application/json", **extra: Any
+) -> dict[str, Any]:
     responses = {"200": {"description": "OK", "content": {media: {"schema": ok}}}}
     for status, error_schema in errors.items():
-        responses[str(status)] = {"description": _ERRORS[status], "content": {"application/json": {"schema": error_schema}}}
-    return {"summary": summary, "responses": responses, "x-codeSamples": [{"lang": "Shell", "source": curl}], **extra}
+        content = {"application/json": {"schema": error_schema}}
+        responses[str(status)] = {"description": _ERRORS[status], "content": content}
+    samples = [{"lang": "Shell", "source": curl}]  # the x-codeSamples convention; /api/docs shows them
+    return {"summary": summary, "responses": responses, "x-codeSamples": samples, **extra}
 
 
 def openapi_document(max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> dict[str, Any]:
     """OpenAPI 3.1 for every endpoint; the component schemas are generated from the models above."""
     responses = (AskResponse, IssueList, ArticleDetail, Health, Unavailable, ErrorResponse)
     models = [(AskRequest, "validation"), *((model, "serialization") for model in responses)]
-    refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
-    ref = {model.__name__: refs[(model, mode)] for model, mode in models}  # type: ignore[index]
+    refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    ref = {model.__name__: refs[(model, mode)] for model, mode in models}
     schemas = definitions["$defs"]
     # The limit is a setting, so the model only knows it at validation time (through the context).
     schemas["AskRequest"]["properties"]["question"]["maxLength"] = max_question_chars
@@ -321,22 +329,19 @@ def openapi_document(max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> di
         return dict.fromkeys(statuses, ref["ErrorResponse"])
 
     ask_body = {"required": True, "content": {"application/json": {"schema": ref["AskRequest"], "example": ASK_EXAMPLE}}}
+    ask_description = _ASK_DESCRIPTION.format(limit=max_question_chars)
     ask_curl = (
         f"curl -s -X POST {BASE_URL}/api/ask -H 'Content-Type: application/json' "
         f"-d '{json.dumps(ASK_EXAMPLE, ensure_ascii=False)}'"
     )
     article_id = {
         "name": "article_id", "in": "path", "required": True, "schema": {"type": "string"},
-        "description": "Issue id, slash, ordinal, e.g. 2022-10/02 (the slash is part of the id).",
+        "description": "文章 id：期次 id/序号，如 2022-10/02（斜杠是 id 的一部分）",
     }  # fmt: skip
     paths = {
         "/api/ask": {"post": _operation(
             "提问：返回摘自原文的答案及其出处", ask_curl,
-            ref["AskResponse"], failing(400, 404, 415, 500, 503), requestBody=ask_body, description=(
-                f"question 必填（去掉首尾空白后 1–{max_question_chars} 字）；top_k 为 1–20 的整数，默认 5；"
-                "mode 取 hybrid、dense 或 keyword；issue 为期次 id（如 2022-10），省略或留空表示全部期次；"
-                "history 为之前的问答（最多 10 轮）。找不到答案时 found 为 false、answer 为 null，citations 仍给出最相关的段落。"
-            ),
+            ref["AskResponse"], failing(400, 404, 415, 500, 503), requestBody=ask_body, description=ask_description,
         )},
         "/api/issues": {"get": _operation(
             "全部期次及其文章目录", f"curl -s {BASE_URL}/api/issues",
@@ -354,7 +359,7 @@ def openapi_document(max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> di
             "本 API 的 OpenAPI 3.1 描述", f"curl -s {BASE_URL}/openapi.json", {"type": "object"}, {},
         )},
         "/api/docs": {"get": _operation(
-            "本页：接口一览与 curl 示例", f"curl -s {BASE_URL}/api/docs", {"type": "string"}, {}, "text/html",
+            "接口一览（网页）与 curl 示例", f"curl -s {BASE_URL}/api/docs", {"type": "string"}, {}, "text/html",
         )},
     }  # fmt: skip
     return {

@@ -102,7 +102,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
     import waitress
 
     try:
-        app.extensions["qa"].get()  # load now, so the first question is not the slow one
+        app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
     logger.info("serving on http://%s:%d", host, port)
@@ -173,29 +173,27 @@ def docs() -> Response:
 
 def _docs_page(document: dict[str, Any], base_url: str) -> str:
     """Static HTML (the CSP allows no inline script or style): one section per endpoint."""
-    sections = []
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            curl = operation["x-codeSamples"][0]["source"].replace(BASE_URL, base_url)
-            statuses = ", ".join(operation["responses"])
-            sections.append(
-                Markup(
-                    "<section><h2><code>{} {}</code></h2><p>{}</p>{}<p>状态码：{}</p><pre><code>{}</code></pre></section>"
-                ).format(
-                    method.upper(),
-                    path,
-                    operation["summary"],
-                    Markup("<p>{}</p>").format(operation["description"]) if "description" in operation else "",
-                    statuses,
-                    curl,
-                )
-            )
-    return Markup(_DOCS_TEMPLATE).format(
-        title=document["info"]["title"], description=document["info"]["description"], sections=Markup("\n").join(sections)
-    )
+    sections = [
+        _DOCS_SECTION.format(
+            method=method.upper(),
+            path=path,
+            summary=operation["summary"],
+            description=Markup("<p>{}</p>").format(operation["description"]) if "description" in operation else "",
+            statuses=", ".join(operation["responses"]),
+            curl=operation["x-codeSamples"][0]["source"].replace(BASE_URL, base_url),
+        )
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+    info = document["info"]
+    return _DOCS_PAGE.format(title=info["title"], description=info["description"], sections=Markup("\n").join(sections))
 
 
-_DOCS_TEMPLATE = """<!doctype html>
+_DOCS_SECTION = Markup(
+    "<section>\n<h2><code>{method} {path}</code></h2>\n<p>{summary}</p>{description}\n"
+    "<p>状态码：{statuses}</p>\n<pre><code>{curl}</code></pre>\n</section>"
+)
+_DOCS_PAGE = Markup("""<!doctype html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -215,7 +213,7 @@ _DOCS_TEMPLATE = """<!doctype html>
 </main>
 </body>
 </html>
-"""
+""")
 
 
 # ---- web page ----------------------------------------------------------------------------

@@ -192,3 +192,54 @@ def api_client(api_app):
 
 
 # ======================================================================= end of Web API ===
+
+
+# =========================================================================================
+# Real pipeline on small fixture bulletins (tests/data) with the FakeEmbedder: a built index
+# in a temp directory, and an engine over it. Shared by parser/index/API/browser tests.
+# =========================================================================================
+
+import shutil as _shutil
+
+from qa.embed import FAKE_MODEL, FakeEmbedder
+
+FIXTURE_DATA = Path(__file__).parent / "data"
+
+
+def make_seeds(directory: Path) -> Path:
+    """Copy the fixture bulletins into `directory` (a seeds dir) with a label for the undated one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in FIXTURE_DATA.glob("*.*"):
+        _shutil.copyfile(path, directory / path.name)
+    from qa.corpus import write_label
+
+    write_label(directory, "baihe-undated.md", "2023年增刊")
+    return directory
+
+
+def build_fixture_index(root: Path) -> Settings:
+    from qa.build import build
+
+    settings = Settings(seeds_dir=make_seeds(root / "seeds"), index_dir=root / "index", model=FAKE_MODEL,
+                        cache_dir=root / "cache")
+    build(settings, FakeEmbedder())
+    return settings
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory) -> Settings:
+    """Settings of an index built once per session from tests/data with the fake embedder."""
+    return build_fixture_index(tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture(scope="session")
+def built_engine(built_settings):
+    from qa.engine import open_engine
+
+    return open_engine(built_settings, FakeEmbedder())
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path) -> Settings:
+    """A private, writable built index for tests that add, remove or rebuild."""
+    return build_fixture_index(tmp_path)

@@ -454,3 +454,129 @@ def test_fuzzed_requests_never_break_the_api(api_app, method, path):
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     call()
+
+
+@pytest.mark.parametrize("dev", [False, True])
+def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monkeypatch, dev):
+    import flask
+    import waitress
+
+    from qa.app import serve
+
+    started = []
+    monkeypatch.setattr(qa.engine, "open_engine", lambda settings: fake_engine, raising=False)
+    monkeypatch.setattr(waitress, "serve", lambda app, **options: started.append(("waitress", app, options)))
+    monkeypatch.setattr(flask.Flask, "run", lambda app, **options: started.append(("flask", app, options)))
+    serve(api_settings, host="0.0.0.0", port=8123, dev=dev)
+    [(server, app, options)] = started
+    if dev:
+        assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
+    else:
+        assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": 8})
+    assert app.config["LOG_REQUESTS"] is True
+    assert app.extensions["qa"].settings is api_settings
+
+
+# ---- the real engine over a tiny built index (the lead's built_settings fixture) ---------------
+
+
+@pytest.fixture
+def built_client(built_settings, api_web_dir):
+    """The production path: no engine given, so the app opens the real one itself on first use."""
+    from qa.app import create_app
+
+    app = create_app(built_settings)
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    return app.test_client()
+
+
+REAL_QUESTIONS = ("云山市建成了多少座加氢站？", "云山市氢能产业基金规模是多少？", "青石县签订技术合同金额合计多少？")
+
+
+def test_real_engine_answers_with_offsets_into_the_article(built_client, openapi):
+    # Which of these the engine can answer is its own business; every answer given must quote exactly.
+    bodies = []
+    for question in REAL_QUESTIONS:
+        response = ask(built_client, {"question": question, "top_k": 3})
+        assert response.status_code == 200
+        assert_documented(openapi, "/api/ask", "post", response)
+        bodies.append(response.get_json())
+    answered = [body["answer"] for body in bodies if body["found"]]
+    assert answered, "the engine answered none of the fixture questions"
+    for answer in answered:
+        article = built_client.get(f"/api/articles/{answer['citation']['article']['id']}").get_json()
+        assert article["text"][answer["start"] : answer["end"]] == answer["text"]
+        highlight = answer["highlight"]
+        assert answer["start"] <= highlight["start"] < highlight["end"] <= answer["end"]
+        assert answer["citation"]["url"] == f"/articles/{article['id']}?start={highlight['start']}&end={highlight['end']}"
+    assert all(1 <= len(body["citations"]) <= 3 for body in bodies)
+    for citation in (citation for body in bodies for citation in body["citations"]):
+        text = built_client.get(f"/api/articles/{citation['article']['id']}").get_json()["text"]
+        assert text[citation["start"] : citation["end"]] == citation["passage"]
+        assert citation["url"] == f"/articles/{citation['article']['id']}?start={citation['start']}&end={citation['end']}"
+
+
+def test_real_engine_without_an_answer_still_cites(built_client, openapi):
+    response = ask(built_client, {"question": "火星探测器的发射日期", "top_k": 2})
+    assert_documented(openapi, "/api/ask", "post", response)
+    body = response.get_json()
+    assert (body["found"], body["answer"]) == (False, None)
+    assert len(body["citations"]) == 2
+
+
+def test_real_engine_catalogue_articles_and_health_agree(built_client, openapi):
+    catalogue = built_client.get("/api/issues")
+    assert_documented(openapi, "/api/issues", "get", catalogue)
+    issues = catalogue.get_json()["issues"]
+    assert "2024-03" in [issue["id"] for issue in issues]
+    articles = [article for issue in issues for article in issue["articles"]]
+    for listed in articles:
+        response = built_client.get(f"/api/articles/{listed['id']}")
+        assert response.status_code == 200
+        assert_documented(openapi, "/api/articles/{article_id}", "get", response)
+        detail = response.get_json()
+        assert (detail["title"], len(detail["text"])) == (listed["title"], listed["chars"])
+    health = built_client.get("/healthz")
+    assert_documented(openapi, "/healthz", "get", health)
+    assert (health.get_json()["issues"], health.get_json()["articles"]) == (len(issues), len(articles))
+
+
+def test_real_engine_rejects_unknown_ids(built_client):
+    assert_error(ask(built_client, {"question": QUESTION, "issue": "1999-01"}), 404, "not_found")
+    assert_error(built_client.get("/api/articles/2024-03/99"), 404, "not_found")
+
+
+BULLETIN = """科技情报参考
+
+2024年第5期
+
+★ 白河市建设算力中心 ........ 2
+
+白河市建设算力中心
+
+白河市建成绿色算力中心1座，总算力达到800P，服务本地企业120家。
+
+白河市出台算力券政策，对中小企业使用算力给予50%补贴。
+"""
+
+
+def test_app_starts_before_the_first_build_and_picks_it_up(tmp_path, api_web_dir, built_settings):
+    from qa.app import create_app
+    from qa.build import build
+    from qa.embed import FakeEmbedder
+
+    settings = built_settings.with_(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index")
+    app = create_app(settings)
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    client = app.test_client()
+    assert_error(ask(client), 503, "index_not_ready")
+    assert client.get("/healthz").status_code == 503
+    assert client.get("/").status_code == 200
+
+    settings.seeds_dir.mkdir()
+    (settings.seeds_dir / "2024-05.txt").write_text(BULLETIN, encoding="utf-8")
+    build(settings, FakeEmbedder())
+    response = ask(client, {"question": "白河市算力中心的总算力"})
+    assert response.status_code == 200
+    assert {citation["article"]["id"] for citation in response.get_json()["citations"]} == {"2024-05/01"}
+    assert client.get("/healthz").get_json()["issues"] == 1
