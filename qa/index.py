@@ -144,7 +144,7 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
     issues = tuple(
         Issue(**row, articles=tuple(by_issue.get(row["id"], ()))) for row in _read_jsonl(folder / "issues.jsonl")
     )
-    user_terms = (folder / "userdict.txt").read_text(encoding="utf-8").split()
+    user_terms = (folder / "userdict.txt").read_text(encoding="utf-8").splitlines()
     return Snapshot(
         build_id=build_id,
         manifest=manifest,

@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Iterable
 
 import jieba
+import jieba.posseg
 
 from .schema import Article
 
@@ -17,9 +18,7 @@ jieba.setLogLevel(logging.WARNING)
 
 _TOKEN_RE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _QUOTED_RE = re.compile(r"[“\"《]([^”\"》，。；]{2,12})[”\"》]")
-_PLACE_RE = re.compile(
-    r"[\u4e00-\u9fff]{2,4}?(?:自治区|省|市|县|区|州|盟|旗)(?=[\u4e00-\u9fff])"
-)
+_TITLE_PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}?(?:自治区|省|市|县|区|盟)")
 _TITLE_PIECE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}")
 
 STOPWORDS = frozenset(
@@ -36,25 +35,59 @@ def domain_terms() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
+_PLACE_SUFFIX_RE = re.compile(r"(?:自治区|省|市|县|区|州|盟|旗)$")
+
+
+def place_stem(word: str) -> str:
+    """'巴中市' → '巴中' (two characters at least: '沙市' stays)."""
+    stem = _PLACE_SUFFIX_RE.sub("", word)
+    return stem if len(stem) >= 2 else word
+
+
 def corpus_terms(articles: Iterable[Article]) -> list[str]:
-    """Terms to keep whole: quoted names, place names and short title pieces found in the corpus."""
-    terms: set[str] = set(domain_terms())
+    """Terms to keep whole, as 'term tag' lines of a jieba user dictionary: quoted names, short
+    title pieces, domain terms ('nz') and place names with their stems ('ns')."""
+    terms: dict[str, str] = {t: "nz" for t in domain_terms()}
     for article in articles:
-        terms.update(_TITLE_PIECE_RE.findall(article.title.split("：")[0]))
-        terms.update(m.group(1) for m in _QUOTED_RE.finditer(article.text + article.title))
-        terms.update(m.group(0) for m in _PLACE_RE.finditer(article.text))
-    return sorted(t for t in terms if 2 <= len(t) <= 12 and _TOKEN_RE.search(t))
+        for piece in _TITLE_PIECE_RE.findall(article.title.split("：")[0]):
+            terms.setdefault(piece, "nz")
+        for match in _QUOTED_RE.finditer(article.text + article.title):
+            terms.setdefault(match.group(1), "nz")
+        for place in _places(article):
+            terms[place] = "ns"
+            terms[place_stem(place)] = "ns"
+    return sorted(f"{t} {tag}" for t, tag in terms.items() if 2 <= len(t) <= 12 and _TOKEN_RE.search(t))
+
+
+def _places(article: Article) -> set[str]:
+    """Place names: those jieba knows (tag 'ns') in the title and text, the place a title opens
+    with ('宁波海曙区…', '四川巴中…'), and a short title head before '：' ('甘肃：让高校…')."""
+    places = {p.word for p in jieba.posseg.cut(article.title + "\n" + article.text) if p.flag == "ns" and len(p.word) >= 2}
+    head = article.title.split("：")[0]
+    if "：" in article.title and len(head) <= 4:
+        places.add(head)
+    match = _TITLE_PLACE_RE.match(article.title)
+    if match:
+        places.add(match.group(0))
+        for known in list(places):  # '宁波海曙区' = '宁波' + '海曙区'
+            if match.group(0).startswith(known) and len(match.group(0)) > len(known) + 1:
+                places.add(match.group(0)[len(known):])
+    return places
 
 
 class KeywordTokenizer:
-    """A private jieba tokenizer (the global one is left alone) with the corpus's user terms."""
+    """A private jieba tokenizer (the global one is left alone) with the corpus's user terms
+    ('term tag' lines, see corpus_terms)."""
 
     def __init__(self, user_terms: Iterable[str] = ()):
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         self.user_terms = tuple(user_terms)
-        for term in self.user_terms:
-            self._jieba.add_word(term, freq=2000)
+        self._tagger = jieba.posseg.POSTokenizer(self._jieba)
+        for line in self.user_terms:
+            term, _, tag = line.partition(" ")
+            self._tagger.word_tag_tab[term] = tag or "nz"
+            self._jieba.add_word(term, freq=200_000 if tag == "ns" else 2000, tag=tag or None)
 
     def tokens(self, text: str) -> list[str]:
         return [
@@ -62,6 +95,10 @@ class KeywordTokenizer:
             for token in self._jieba.cut_for_search(text)
             if _TOKEN_RE.search(token) and token not in STOPWORDS
         ]
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, part-of-speech) pairs; 'ns' marks place names."""
+        return [(p.word, p.flag) for p in self._tagger.cut(text) if _TOKEN_RE.search(p.word) and p.word not in STOPWORDS]
 
     def words(self, text: str) -> list[str]:
         """Precise-mode words (no overlapping sub-words): for matching a question to a sentence."""

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .index import Snapshot
+from .keywords import place_stem
 
 _KINDS = (
     ("issue", re.compile(r"哪一期|哪期|第几期|出自|刊登|刊载|题目是什么|标题是什么|文章.*?(?:题目|标题)")),
@@ -17,7 +18,6 @@ _KINDS = (
     ("how", re.compile(r"怎样|如何|怎么|通过什么|什么方式|什么载体|按什么|哪些措施|什么措施|举措")),
     ("entity", re.compile(r"哪些|哪个|哪家|哪所|什么|名称|叫什么|是谁|谁")),
 )
-_PLACE_SUFFIX_RE = re.compile(r"(?:省|市|区|县|州|盟|旗|自治区)$")
 _FOLLOW_UP_RE = re.compile(r"^(?:那么?|还有|再问一下)?\s*(.{1,12}?)\s*(?:呢|怎么样|如何|的情况)?[？?。!！]*$")
 
 
@@ -25,28 +25,39 @@ _FOLLOW_UP_RE = re.compile(r"^(?:那么?|还有|再问一下)?\s*(.{1,12}?)\s*(?
 class Question:
     text: str  # as asked (or as resolved from a follow-up)
     kind: str  # number | entity | how | issue | other
-    weights: dict[str, float]  # key term → idf weight
-    anchors: frozenset[str] = field(default_factory=frozenset)  # terms that may sit in the title
+    weights: dict[str, float]  # key term → idf weight (places and years included)
+    places: frozenset[str] = field(default_factory=frozenset)  # the answer's article must name one
+    years: frozenset[str] = field(default_factory=frozenset)  # may be stated earlier in the article
+    unit: str | None = None  # '多少家' → '家': the number wanted is counted in this unit
+    focus: str | None = None  # '什么计划' → '计划': the kind of thing an entity question wants
     issue_id: str | None = None  # "2023年第6期里…" restricts the search
     wants_title: bool = False
 
 
+_UNIT_RE = re.compile(r"(?:多少|几)([家个项名人位次倍元亿万台套件篇所批场条亩吨道款户座辆座支只间])")
+_RANK_RE = re.compile(r"第几|排名|排第|位列|位居")
+_SHARE_RE = re.compile(r"比例|占比|百分之|百分比|比重|增长了?多少|涨了?多少|增幅|率")
+
+
 def analyse(snapshot: Snapshot, text: str) -> Question:
     kind = next((name for name, cue in _KINDS if cue.search(text)), "other")
-    words = snapshot.tokenizer.words(text)
     weights: dict[str, float] = {}
-    anchors: set[str] = set()
+    places: set[str] = set()
+    years: set[str] = set()
     n = max(len(snapshot.chunks), 1)
-    for word in words:
-        if ISSUE_LABEL_RE.fullmatch(word) or len(word) < 2 and not word.isdigit():
+    for word, tag in snapshot.tokenizer.tagged(text):
+        if len(word) < 2 and not word.isdigit():
             continue
-        term = _PLACE_SUFFIX_RE.sub("", word) if len(word) > 2 else word
+        term = place_stem(word) if tag == "ns" else word
         df = _document_frequency(snapshot, term)
-        if df == 0 and term != word:
-            term, df = word, _document_frequency(snapshot, word)
-        weights[term] = math.log((n + 1) / (df + 0.5))
-        if df and any(term in article.title for article in snapshot.articles.values()):
-            anchors.add(term)
+        weight = math.log((n + 1) / (df + 0.5))
+        if tag == "ns":
+            places.add(term)
+        elif re.fullmatch(r"(?:19|20)\d\d", term):
+            years.add(term)
+        elif df == 0:
+            weight *= 0.3  # a paraphrase's own wording: absent everywhere, so weak evidence either way
+        weights[term] = weight
     label = ISSUE_LABEL_RE.search(text)
     issue_id = issue_id_for(label.group(0), "") if label else None
     if issue_id is not None and snapshot.issue(issue_id) is None:
@@ -55,10 +66,30 @@ def analyse(snapshot: Snapshot, text: str) -> Question:
         text=text,
         kind=kind,
         weights=weights,
-        anchors=frozenset(anchors),
+        places=frozenset(places),
+        years=frozenset(years),
+        unit=_unit(text),
+        focus=_focus(text),
         issue_id=issue_id,
         wants_title=bool(re.search("题目|标题", text)),
     )
+
+
+_FOCUS_RE = re.compile(r"(?:什么|哪个|哪些|哪家|哪一个|哪项)([\u4e00-\u9fff]{1,6}?)(?:[？?，,。]|$|落户|叫|是)")
+
+
+def _focus(text: str) -> str | None:
+    match = _FOCUS_RE.search(text)
+    return match.group(1)[-2:] if match and len(match.group(1)) >= 2 else None
+
+
+def _unit(text: str) -> str | None:
+    if _RANK_RE.search(text):
+        return "rank"
+    if _SHARE_RE.search(text):
+        return "%"
+    match = _UNIT_RE.search(text)
+    return match.group(1) if match else None
 
 
 def _document_frequency(snapshot: Snapshot, term: str) -> int:
@@ -74,13 +105,7 @@ def resolve_follow_up(question: str, history: Sequence[str], snapshot: Snapshot)
         return question
     subject = match.group(1).strip()
     previous = history[-1]
-    for word in snapshot.tokenizer.words(previous):
-        place = _PLACE_SUFFIX_RE.sub("", word) if len(word) > 2 else word
-        if place and _is_place(snapshot, place) and place not in subject:
+    for word, tag in snapshot.tokenizer.tagged(previous):
+        if tag == "ns" and place_stem(word) not in subject:
             return previous.replace(word, subject, 1)
     return f"{subject}{previous}"
-
-
-def _is_place(snapshot: Snapshot, term: str) -> bool:
-    """A place is a term that names articles: it appears in some article title."""
-    return len(term) >= 2 and any(term in article.title for article in snapshot.articles.values())
