@@ -265,12 +265,26 @@ def _best_window(text: str, clauses, question: Question, article: Article, previ
 
 
 def _fact_span(text: str, start: int, end: int, question: Question) -> tuple[int, int]:
-    """The number (with its unit) that answers a number question, else the whole window."""
-    if question.kind == "number":
-        for match in _NUMBER_RE.finditer(text, start, end):
-            if _wanted_number(question, match.group(0), text[max(start, match.start() - 2) : match.end() + 1]):
-                return match.start(), match.end()
-    return start, end
+    """The number (with its unit) that answers a number question, else the whole window.
+
+    Dates are not answers; a number in the wanted unit, with a unit at all, and right after a
+    term of the question ('成交额428.73亿元') is preferred."""
+    if question.kind != "number":
+        return start, end
+    best, best_value = (start, end), -1.0
+    for match in _NUMBER_RE.finditer(text, start, end):
+        number = match.group(0).strip()
+        after = text[match.end() : match.end() + 1]
+        if not re.search(r"\d", number) or (after in "年月日" and after) or re.fullmatch(r"(?:19|20)\d\d", number):
+            continue
+        around = text[max(start, match.start() - 2) : match.end() + 1]
+        lead_in = text[max(start, match.start() - 8) : match.start()]
+        value = (2.0 if question.unit and _wanted_number(question, number, around) else 0.0)
+        value += 1.0 if re.search(r"\D$", number) else 0.0
+        value += 1.0 if any(term in lead_in for term in question.weights) else 0.0
+        if value > best_value:
+            best, best_value = (match.start(), match.start() + len(number)), value
+    return best
 
 
 def _wanted_number(question: Question, number: str, around: str) -> bool:
