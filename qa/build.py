@@ -77,7 +77,6 @@ def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str]
         "format": store.FORMAT_VERSION,
         "parser": PARSER_VERSION,
         "model": embedder.name,
-        "dimension": embedder.dimension,
         "chunking": {"min_chars": settings.chunk_min_chars, "max_chars": settings.chunk_max_chars},
         "sources": sources,
         "labels": labels,
@@ -133,6 +132,7 @@ def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress:
     build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
     manifest = {
         **fingerprint,
+        "dimension": int(vectors.shape[1]),
         "build_id": build_id,
         "built_at": built_at.isoformat(timespec="seconds"),
         "text_hashes": [_text_hash(embedder.name, t) for t in texts],

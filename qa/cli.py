@@ -21,9 +21,9 @@ class _Context:
         self.settings = settings
 
     def embedder(self):
-        from .embed import load_embedder
+        from .embed import LazyEmbedder
 
-        return load_embedder(self.settings)
+        return LazyEmbedder(self.settings)
 
 
 def _run(action):

@@ -108,6 +108,37 @@ class SentenceTransformerEmbedder:
         return self._encode([text], "query", False)[0]
 
 
+def model_name(settings: Settings) -> str:
+    """The name an index records for the configured model, known without loading it."""
+    if settings.model in (DEFAULT_MODEL, FAKE_MODEL):
+        return settings.model
+    return str(Path(settings.model).expanduser().resolve())
+
+
+class LazyEmbedder:
+    """The configured model, loaded on first use: a no-op `qa build` never pays for loading it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.name = model_name(settings)
+        self._model: Embedder | None = None
+
+    def _loaded(self) -> Embedder:
+        if self._model is None:
+            self._model = load_embedder(self.settings)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return self._loaded().dimension
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._loaded().embed_passages(texts, progress=progress)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._loaded().embed_query(text)
+
+
 def load_embedder(settings: Settings) -> Embedder:
     """The configured model; a missing or invalid one raises ModelUnavailable (no fallback, no download)."""
     if settings.model == DEFAULT_MODEL:

@@ -74,12 +74,16 @@ class BulletinEngine:
         self._lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
-        """The loaded build, reloaded first if CURRENT now names another one."""
+        """The loaded build, switched first if CURRENT now names another one.
+
+        One request loads the new build; others meanwhile keep answering from the old one."""
         wanted = current_build_id(self.settings.index_dir)
         loaded = self._snapshot
         if loaded is not None and (wanted is None or wanted == loaded.build_id):
             return loaded
-        with self._lock:
+        if not self._lock.acquire(blocking=loaded is None):
+            return loaded
+        try:
             if self._snapshot is None or self._snapshot.build_id != wanted:
                 try:
                     self._snapshot = load_snapshot(self.settings.index_dir, self.embedder.name)
@@ -89,6 +93,8 @@ class BulletinEngine:
                         raise
                     log.exception("could not load build %s; still serving %s", wanted, self._snapshot.build_id)
             return self._snapshot
+        finally:
+            self._lock.release()
 
     def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
         snapshot = self.snapshot()
