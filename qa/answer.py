@@ -17,7 +17,8 @@ MAX_ANSWER_CHARS = 200
 # Calibrated on the dev set: unanswerable questions topped out at 0.37, answerable paraphrases
 # started at 0.58 (`qa eval` prints both rates).
 MIN_SUPPORT = 0.5
-MIN_COVERAGE = 0.3  # and the passage must state a fair share of the question itself
+MIN_COVERAGE = 0.3  # and the passage must state a fair share of the question itself,
+MIN_TOPIC = 0.3  # not only its place and year
 
 _SENTENCE_RE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
 _OPENERS, _CLOSERS = "“《（(「『", "”》）)」』"
@@ -38,6 +39,7 @@ class _Candidate:
     fact_start: int  # the answering span inside it
     fact_end: int
     coverage: float  # share of the question's terms stated (see _coverage)
+    topic: float  # the same, counting only terms that are neither places nor years
     support: float  # coverage plus the cue of the kind of fact asked for: decides found / not found
     score: float  # support plus retrieval evidence: ranks candidates
 
@@ -68,7 +70,7 @@ def answer(snapshot: Snapshot, question: Question, hits: list[Hit]) -> Answer:
     if not candidates:
         return Answer(question=question.text, found=False, message=NOT_FOUND, citations=citations)
     best = max(candidates, key=lambda c: c.score)
-    if best.support < MIN_SUPPORT or best.coverage < MIN_COVERAGE or (question.kind == "number" and not _NUMBER_RE.search(best.article.text[best.start:best.end])):
+    if best.support < MIN_SUPPORT or best.coverage < MIN_COVERAGE or best.topic < MIN_TOPIC or (question.kind == "number" and not _NUMBER_RE.search(best.article.text[best.start:best.end])):
         return Answer(question=question.text, found=False, message=NOT_FOUND, citations=citations,
                       confidence=round(min(best.support, MIN_SUPPORT) * 0.5, 3))
     citation = _citation_of(citations, best)
@@ -163,6 +165,15 @@ def _coverage(question: Question, text: str, article: Article, lead: str = "", p
     return found / total
 
 
+def _topic_coverage(question: Question, sentence: str, lead: str) -> float:
+    """Share of what the question asks about (not where or when) that the sentence states."""
+    topic = {t: w for t, w in question.weights.items() if t not in question.places and t not in question.years}
+    if not topic:
+        return 1.0
+    found = sum(w for t, w in topic.items() if t in sentence or t in lead)
+    return found / sum(topic.values())
+
+
 def _names_a_place(question: Question, article: Article) -> bool:
     return not question.places or any(p in article.title or p in article.text for p in question.places)
 
@@ -190,9 +201,10 @@ def _candidates(snapshot: Snapshot, question: Question, hit: Hit) -> list[_Candi
             coverage *= 0.6  # it only repeats the question (a sub-heading like '健全科技成果捕捉机制。')
         if question.kind == "number" and not _NUMBER_RE.search(window):
             coverage *= 0.5
+        topic = _topic_coverage(question, text[s_start:s_end], lead)
         support = coverage + _cue_bonus(question, window)
         score = support + 0.15 * hit.dense_score + 0.05 * min(hit.keyword_score, 10) / 10
-        candidates.append(_Candidate(hit, article, start, end, fact[0], fact[1], coverage, support, score))
+        candidates.append(_Candidate(hit, article, start, end, fact[0], fact[1], coverage, topic, support, score))
     return candidates
 
 
