@@ -98,12 +98,15 @@ def build(settings: Settings, embedder: Embedder, *, force: bool = False, progre
     started = time.perf_counter()
     lock = _build_lock(settings)
     try:
-        return _build_locked(settings, embedder, force, progress, started)
+        return _build_locked(settings, embedder, force, progress, started)[0]
     finally:
         lock.release()
 
 
-def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress: bool, started: float) -> BuildResult:
+def _build_locked(
+    settings: Settings, embedder: Embedder, force: bool, progress: bool, started: float
+) -> tuple[BuildResult, list[Issue]]:
+    """The build itself, under the lock; also returns the issues as indexed (empty for a no-op)."""
     index_dir = settings.index_dir
     files = bulletin_files(settings.seeds_dir)
     sources = {p.name: sha256_of(p) for p in files}
@@ -115,7 +118,7 @@ def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress:
         store.clean_up(index_dir, keep=settings.builds_to_keep)  # a crashed build's .tmp- dir goes even now
         counts = previous["counts"]
         return BuildResult(previous_id, False, counts["issues"], counts["articles"], counts["chunks"], 0,
-                           time.perf_counter() - started)
+                           time.perf_counter() - started), []
 
     issues = load_corpus(settings.seeds_dir)
     articles = [a for issue in issues for a in issue.articles]
@@ -144,7 +147,7 @@ def _build_locked(settings: Settings, embedder: Embedder, force: bool, progress:
     log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", build_id, len(issues), len(articles),
              len(chunks), embedded)
     return BuildResult(build_id, True, len(issues), len(articles), len(chunks), embedded,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started), issues
 
 
 def _has_manifest(index_dir: Path, build_id: str) -> bool:
@@ -210,7 +213,7 @@ def add_bulletins(
             copied.append(settings.seeds_dir / path.name)
             if label:
                 write_label(settings.seeds_dir, path.name, label)
-        result = _build_locked(settings, embedder, False, progress, started)
+        result, indexed = _build_locked(settings, embedder, False, progress, started)
     except BaseException:
         for target in copied:  # the index did not change, so neither do the seeds
             target.unlink(missing_ok=True)
@@ -219,7 +222,8 @@ def add_bulletins(
         raise
     finally:
         lock.release()
-    return [issue for _, issue in parsed], result
+    added = {path.name for path, _ in parsed}
+    return [issue for issue in indexed if issue.source in added], result
 
 
 def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple[str, BuildResult]:
@@ -241,7 +245,7 @@ def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple
     try:
         source.unlink()
         forget_label(settings.seeds_dir, issue.source)
-        result = _build_locked(settings, embedder, False, False, started)
+        result, _ = _build_locked(settings, embedder, False, False, started)
     except BaseException:
         source.write_bytes(kept)
         if label:

@@ -73,15 +73,16 @@ class BulletinEngine:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, wait: bool = False) -> Snapshot:
         """The loaded build, switched first if CURRENT now names another one.
 
-        One request loads the new build; others meanwhile keep answering from the old one."""
+        One request loads the new build; others meanwhile keep answering from the old one,
+        unless they `wait` (a request for an issue or article only the new build has)."""
         wanted = current_build_id(self.settings.index_dir)
         loaded = self._snapshot
         if loaded is not None and (wanted is None or wanted == loaded.build_id):
             return loaded
-        if not self._lock.acquire(blocking=loaded is None):
+        if not self._lock.acquire(blocking=loaded is None or wait):
             return loaded
         try:
             if self._snapshot is None or self._snapshot.build_id != wanted:
@@ -99,7 +100,9 @@ class BulletinEngine:
     def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
         snapshot = self.snapshot()
         if issue_id is not None and snapshot.issue(issue_id) is None:
-            raise NotFound(f"unknown issue id {issue_id!r}")
+            snapshot = self.snapshot(wait=True)
+            if snapshot.issue(issue_id) is None:
+                raise NotFound(f"没有这一期：{issue_id}")
         text = resolve_follow_up(question.strip(), [turn.question for turn in history], snapshot)
         parsed = analyse(snapshot, text)
         hits = search(snapshot, self.encode, text, top_k=top_k, mode=mode, issue_id=issue_id or parsed.issue_id)
@@ -110,9 +113,11 @@ class BulletinEngine:
 
     def article(self, article_id: str) -> tuple[Issue, Article]:
         snapshot = self.snapshot()
+        if article_id not in snapshot.articles:
+            snapshot = self.snapshot(wait=True)
         article = snapshot.articles.get(article_id)
         if article is None:
-            raise NotFound(f"unknown article id {article_id!r}")
+            raise NotFound(f"没有这篇文章：{article_id}")
         return snapshot.issue(article.issue_id), article
 
     def status(self) -> Status:
