@@ -149,10 +149,23 @@ def issues(obj: _Context):
 @click.option("--dev", is_flag=True, help="Flask's debug server instead of waitress.")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
-    """Serve the chat page and the JSON API."""
+    """Serve the chat page and the JSON API (waitress, 8 threads)."""
     from .app import serve as run_server
 
+    _limit_malloc_arenas()
+    click.echo(f"Loading the model and index, then serving on http://{host}:{port}/  (Ctrl+C stops)")
     _run(lambda: run_server(obj.settings, host=host, port=port, dev=dev))
+
+
+def _limit_malloc_arenas() -> None:
+    """glibc gives every busy thread its own malloc arena; with 8 request threads running the
+    model that costs ~100 MB of RSS for nothing. Two arenas are plenty (same as MALLOC_ARENA_MAX=2)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
 
 
 @main.command(name="eval")
