@@ -18,7 +18,7 @@ from qa.config import DEFAULT_MODEL, Settings
 from qa.e5convert import ensure_default_model
 from qa.errors import ModelUnavailable
 
-PASSAGE_BATCH_SIZE = 16  # larger batches are no faster on 2 cores and raise peak memory
+PASSAGE_BATCH_SIZE = 8  # larger batches are no faster on 2 cores and raise peak memory
 _E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
 _PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document")}
 _LOOKS_LIKE_E5 = re.compile(r"(?<![a-z0-9])e5(?![a-z0-9])", re.IGNORECASE)

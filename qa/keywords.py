@@ -63,7 +63,8 @@ def corpus_terms(articles: Iterable[Article]) -> list[str]:
 def _places(article: Article) -> set[str]:
     """Place names: those jieba knows (tag 'ns') in the title and text, the place a title opens
     with ('宁波海曙区…', '四川巴中…'), and a short title head before '：' ('甘肃：让高校…')."""
-    places = {p.word for p in jieba.posseg.cut(article.title + "\n" + article.text) if p.flag == "ns" and len(p.word) >= 2}
+    tagger = _plain_tokenizer()._tagger
+    places = {p.word for p in tagger.cut(article.title + "\n" + article.text) if p.flag == "ns" and len(p.word) >= 2}
     head = article.title.split("：")[0]
     if "：" in article.title and len(head) <= 4:
         places.add(head)
@@ -88,6 +89,12 @@ def _base_dictionary() -> tuple[dict, int, dict]:
 class _Tagger(jieba.posseg.POSTokenizer):
     def load_word_tag(self, f):  # the shared tag table instead of re-reading dict.txt
         self.word_tag_tab = ChainMap({}, _base_dictionary()[2])
+
+
+@lru_cache(maxsize=1)
+def _plain_tokenizer() -> "KeywordTokenizer":
+    """jieba with its own dictionary only: for finding the place names it already knows."""
+    return KeywordTokenizer()
 
 
 class KeywordTokenizer:
