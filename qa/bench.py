@@ -173,10 +173,46 @@ def _embedding_rate(env: dict) -> float:
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 
+def _sample_pdf(path: Path, issue_label: str) -> Path:
+    """A monthly bulletin as a PDF, made with the tests' builder (reportlab, STSong-Light)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fixtures_builders import SAMPLE_BULLETIN_LINES, make_pdf
+
+    make_pdf(path, [issue_label if line == "2024年第3期" else line for line in SAMPLE_BULLETIN_LINES])
+    return path
+
+
+def _answerable(base: str, issue_id: str) -> bool:
+    response = requests.post(base + "/api/ask", json={"question": "云山市日加氢能力达到多少？", "issue": issue_id}, timeout=30)
+    return response.status_code == 200 and response.json()["found"] and "13.5吨" in response.json()["answer"]["text"]
+
+
+def _pdf_to_answerable(env: dict, base: str, token: str, work: Path) -> dict:
+    """Seconds from a new PDF bulletin to a correct answer from it: by upload and by `qa add`."""
+    figures = {}
+    pdf = _sample_pdf(work / "bench-upload.pdf", "2030年第1期")
+    started = time.perf_counter()
+    with open(pdf, "rb") as handle:
+        job = requests.post(base + "/api/issues", headers={"Authorization": f"Bearer {token}"},
+                            files={"file": (pdf.name, handle, "application/pdf")}, timeout=30).json()["job"]
+    while job["status"] not in ("done", "failed"):
+        time.sleep(0.1)
+        job = requests.get(base + job["url"], headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    figures["upload_pdf_to_answer_seconds"] = round(time.perf_counter() - started, 1) if (
+        job["status"] == "done" and _answerable(base, "2030-01")) else f"failed: {job}"
+    pdf = _sample_pdf(work / "bench-add.pdf", "2030年第2期")
+    started = time.perf_counter()
+    _qa(env, "add", str(pdf))
+    figures["cli_add_pdf_to_answer_seconds"] = round(time.perf_counter() - started, 1) if _answerable(
+        base, "2030-02") else "failed"
+    return figures
+
+
 def _serve_figures(env: dict, index: Path, quick: bool) -> dict:
     port = _free_port()
-    server = psutil.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    token = "bench-admin-token"
+    server = psutil.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
+                          env={**env, "QA_ADMIN_TOKEN": token}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     figures: dict = {}
     try:
@@ -199,6 +235,7 @@ def _serve_figures(env: dict, index: Path, quick: bool) -> dict:
         figures["throughput_rps"] = load["rps"]
         figures["load_8_clients"] = load
         figures["serve_rss_mb"] = server.memory_info().rss // 2**20
+        figures.update(_pdf_to_answerable(env, base, token, index.parent))
         figures["load_during_rebuilds"] = _load_during_rebuilds(env, url, 3 if quick else 10)
         figures["serve_rss_after_mb"] = server.memory_info().rss // 2**20
         figures["embedding_chunks_per_second"] = _embedding_rate(env)
@@ -244,6 +281,7 @@ def _report(figures: dict) -> str:
         lines.append(f"  {key:28} {value:>8}   target {'≥' if key == 'throughput_rps' else '≤'} {target}"
                      f"   {'ok' if better else 'MISSED'}")
     for key in ("embedding_chunks_per_second", "ask_uncached_p50_ms", "serve_rss_mb", "serve_rss_after_mb",
+                "upload_pdf_to_answer_seconds", "cli_add_pdf_to_answer_seconds",
                 "build_output", "add_output", "load_8_clients", "load_during_rebuilds"):
         if key in figures:
             lines.append(f"  {key:28} {figures[key]}")
