@@ -17,7 +17,8 @@ from filelock import FileLock, Timeout
 from . import index as store
 from .chunking import chunk_article, embedding_text
 from .config import Settings
-from .corpus import PARSER_VERSION, forget_label, read_issue, read_labels, write_label
+from .corpus import PARSER_VERSION, read_issue
+from .labels import forget_label, read_labels, write_label
 from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
 from .keywords import KeywordTokenizer, corpus_terms

@@ -7,7 +7,6 @@ bylines and slogans mixed into the flow by multi-column layouts, and an article 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -18,7 +17,6 @@ from .layout import split_stacked_headings
 from .schema import Article, Issue
 
 PARSER_VERSION = 1  # bump when parsing changes, so `qa build` re-parses unchanged files
-LABELS_FILE = "issues.json"
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -97,37 +95,6 @@ def read_issue(path: Path, label: str | None = None) -> Issue:
     from .ingest import read_bulletin_text
 
     return parse_bulletin(read_bulletin_text(path), path.name, label)
-
-
-# --- labels for bulletins without an issue header --------------------------------------------
-
-
-def read_labels(seeds_dir: Path) -> dict[str, str]:
-    path = seeds_dir / LABELS_FILE
-    if not path.exists():
-        return {}
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadBulletin(f"{path}: cannot read issue labels ({exc})") from exc
-    return {source: entry["label"] for source, entry in entries.items() if entry.get("label")}
-
-
-def write_label(seeds_dir: Path, source: str, label: str | None) -> None:
-    """Record (or with None, forget) the label of a bulletin file in the seeds directory."""
-    path = seeds_dir / LABELS_FILE
-    entries = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if label is None:
-        entries.pop(source, None)
-    else:
-        entries[source] = {"label": label}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def forget_label(seeds_dir: Path, source: str) -> None:
-    write_label(seeds_dir, source, None)
 
 
 # --- lines -----------------------------------------------------------------------------------

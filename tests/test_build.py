@@ -19,7 +19,8 @@ from qa.answer import answer as extract_answer
 from qa.build import add_bulletins, build, load_corpus, remove_issue
 from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
-from qa.corpus import LABELS_FILE, read_issue, write_label
+from qa.corpus import read_issue
+from qa.labels import LABELS_FILE, write_label
 from qa.embed import FAKE_MODEL, FakeEmbedder
 from qa.engine import open_engine
 from qa.errors import BadBulletin, BuildLocked, IndexMismatch, IndexNotReady, NotFound

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qa.build import load_corpus
-from qa.corpus import parse_bulletin, read_issue, read_labels
+from qa.corpus import parse_bulletin, read_issue
+from qa.labels import read_labels
 from qa.errors import BadBulletin
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
