@@ -14,7 +14,7 @@ import qa.e5convert as e5convert
 import qa.embed as embed
 from qa.config import DEFAULT_MODEL, Settings
 from qa.e5convert import convert, dequantize_q4_0, ensure_default_model
-from qa.embed import FakeEmbedder, SentenceTransformerEmbedder, load_embedder
+from qa.embed import PASSAGE_BATCH_SIZE, FakeEmbedder, SentenceTransformerEmbedder, load_embedder
 from qa.errors import ModelUnavailable
 
 GUIZHOU = "2023年前三季度，贵州省技术合同成交额达428.73亿元，同比增长12.5%。"
@@ -140,7 +140,7 @@ def test_saved_prompts_are_used_by_name(monkeypatch, tmp_path):
     embedder.embed_passages(["段落"], progress=True)
     assert model.calls[0]["prompt_name"] == "query" and "prompt" not in model.calls[0]
     assert model.calls[1]["prompt_name"] == "passage" and model.calls[1]["show_progress_bar"] is True
-    assert model.calls[1]["batch_size"] == 32
+    assert model.calls[1]["batch_size"] == PASSAGE_BATCH_SIZE
 
 
 def test_e5_model_without_saved_prompts_gets_explicit_prefixes(monkeypatch, tmp_path):
