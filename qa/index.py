@@ -9,6 +9,7 @@ index/
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -21,6 +22,8 @@ import numpy as np
 from .errors import IndexMismatch, IndexNotReady
 from .keywords import KeywordTokenizer
 from .schema import Article, Chunk, Issue
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself and prints to our console
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
