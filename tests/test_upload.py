@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import qa.app
 import qa.jobs
+import qa.uploads
 from qa.app import create_app
 from qa.config import Settings
 from qa.embed import FakeEmbedder
@@ -201,7 +202,7 @@ def test_bad_label_is_400(client, upload_settings, label):
 
 
 def test_upload_over_the_limit_is_413(client, upload_settings, monkeypatch):
-    monkeypatch.setattr(qa.app, "MAX_UPLOAD_BYTES", 4096)
+    monkeypatch.setattr(qa.uploads, "MAX_UPLOAD_BYTES", 4096)
     before = index_state(upload_settings)
     message = assert_error(upload(client, "big.txt", "科".encode() * 3000), 413, "request_entity_too_large")
     assert "MB" in message
@@ -215,7 +216,7 @@ def test_upload_larger_than_the_app_wide_cap_is_accepted(client, monkeypatch):
         sizes.append(saved.stat().st_size)
         return UploadOutcome(False, "recorded", "build", None)
 
-    monkeypatch.setattr(qa.app, "add_uploaded_bulletin", record)
+    monkeypatch.setattr(qa.uploads, "add_uploaded_bulletin", record)
     content = b"x" * (qa.app.MAX_BODY_BYTES * 4)
     response = upload(client, "big.pdf", content)
     assert response.status_code == 202, response.get_json()
@@ -229,7 +230,7 @@ def test_ask_keeps_its_own_small_body_cap(client):
 
 
 def test_upload_limit_is_twenty_megabytes():
-    assert qa.app.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
+    assert qa.uploads.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
     assert qa.app.MAX_BODY_BYTES == 256 * 1024
 
 
@@ -256,7 +257,7 @@ def test_upload_is_stored_in_its_own_folder_under_uploads(client, upload_setting
         assert saved.read_bytes() == b"bulletin text"
         return UploadOutcome(False, "recorded", "build", None)
 
-    monkeypatch.setattr(qa.app, "add_uploaded_bulletin", record)
+    monkeypatch.setattr(qa.uploads, "add_uploaded_bulletin", record)
     response = upload(client, client_name, b"bulletin text")
     assert response.status_code == 202
     job = wait_for_job(client, response.get_json()["job"]["url"])
@@ -488,7 +489,7 @@ def test_job_queue_forgets_the_oldest_finished_jobs():
 
 @pytest.mark.parametrize("method, path", [("POST", "/api/issues"), ("GET", "/api/jobs/{job_id}")])
 def test_fuzzed_upload_requests_never_break_the_api(upload_app, monkeypatch, method, path):
-    monkeypatch.setattr(qa.app, "add_uploaded_bulletin", lambda *args: UploadOutcome(False, "fuzz", "build", None))
+    monkeypatch.setattr(qa.uploads, "add_uploaded_bulletin", lambda *args: UploadOutcome(False, "fuzz", "build", None))
     operation = schemathesis.openapi.from_wsgi("/openapi.json", upload_app)[path][method]
 
     @given(case=operation.as_strategy())

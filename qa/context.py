@@ -1,0 +1,46 @@
+"""What the blueprints reach through Flask's app context: the app's one engine and its
+settings, and JSON responses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from flask import Response, current_app
+from pydantic import BaseModel
+
+from .config import Settings
+from .engine import Engine
+
+
+class EngineSlot:
+    """The app's one engine: the one given, or opened on first use so the app can start
+    (and answer 503) before any index exists. A failed open is retried on the next request."""
+
+    def __init__(self, settings: Settings, engine: Engine | None):
+        self.settings = settings
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from .engine import open_engine
+
+                    self._engine = open_engine(self.settings)
+        return self._engine
+
+
+def current_engine() -> Engine:
+    return current_app.extensions["qa"].get()
+
+
+def current_settings() -> Settings:
+    return current_app.extensions["qa"].settings
+
+
+def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response:
+    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body, ensure_ascii=False)
+    return current_app.response_class(text, status=status, mimetype="application/json")
