@@ -1,0 +1,263 @@
+// Renders a turn: the question bubble, then a quoted answer with citation chips, a not-found note, or an error.
+// Renderers never touch the conversation itself: an error bubble's 重试 calls the `onRetry` it was given.
+
+import { BULLETIN_NAME, dots, el, uniqueId } from "./dom.js";
+import { articleUrl } from "./links.js";
+import { openArticle } from "./reader.js";
+
+function confidenceLevel(confidence) {
+  const value = Number(confidence) || 0;
+  if (value >= 0.66) return { key: "high", label: "把握较高" };
+  if (value >= 0.4) return { key: "medium", label: "把握一般" };
+  return { key: "low", label: "把握较低，建议核对原文" };
+}
+
+function citationLabel(citation) {
+  return `${citation.issue.label} · ${citation.article.title}`;
+}
+
+/** One chip per article: passages from the same article are shown together when it expands. */
+function groupByArticle(citations) {
+  const groups = new Map();
+  for (const citation of citations) {
+    if (!citation || !citation.article || !citation.issue) continue;
+    const key = citation.article.id;
+    if (!groups.has(key)) groups.set(key, { issue: citation.issue, article: citation.article, passages: [] });
+    const group = groups.get(key);
+    if (!group.passages.some((passage) => passage.start === citation.start && passage.end === citation.end)) {
+      group.passages.push(citation);
+    }
+  }
+  return [...groups.values()];
+}
+
+function orderedCitations(response) {
+  const citations = Array.isArray(response.citations) ? response.citations.slice() : [];
+  const primary = response.answer && response.answer.citation;
+  if (primary) citations.unshift(primary);
+  return citations;
+}
+
+function renderQuotedAnswer(answer) {
+  const text = String(answer.text || "");
+  const quote = el("blockquote", { className: "answer-text" });
+  const highlight = answer.highlight;
+  let from = highlight ? highlight.start - answer.start : 0;
+  let to = highlight ? highlight.end - answer.start : text.length;
+  from = Math.max(0, Math.min(text.length, Number(from) || 0));
+  to = Math.max(from, Math.min(text.length, Number(to) || 0));
+  if (to > from) {
+    quote.append(text.slice(0, from), el("mark", { text: text.slice(from, to) }), text.slice(to));
+  } else {
+    quote.append(text);
+  }
+  return quote;
+}
+
+function articleLink(label, articleId, range, className) {
+  return el("a", {
+    className,
+    text: label,
+    attrs: { href: articleUrl(articleId, range), "data-article-id": articleId },
+    on: {
+      click(event) {
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        openArticle(articleId, range, { returnFocus: event.currentTarget });
+      },
+    },
+  });
+}
+
+function renderPassage(group, passageId) {
+  const box = el("div", { className: "passage", attrs: { id: passageId, role: "region", "aria-label": `摘录：${group.article.title}` } });
+  box.hidden = true;
+  box.append(el("p", { className: "passage-meta", text: `${BULLETIN_NAME}${group.issue.label} · ${group.article.title}` }));
+  for (const passage of group.passages) {
+    box.append(el("div", { className: "passage-item" }, [
+      el("p", { className: "passage-text", text: passage.passage }),
+      articleLink("查看原文", group.article.id, { start: passage.start, end: passage.end }, "action-button action-button-small"),
+    ]));
+  }
+  return box;
+}
+
+function renderCitationChips(citations, heading) {
+  const groups = groupByArticle(citations);
+  if (!groups.length) return null;
+  const section = el("div", { className: "citations" });
+  const headingId = uniqueId("citations");
+  section.append(el("p", { className: "section-label", text: heading, attrs: { id: headingId } }));
+  const list = el("ul", { className: "citation-list", attrs: { "aria-labelledby": headingId } });
+  const passages = el("div", { className: "citation-passages" });
+  groups.forEach((group, index) => {
+    const passageId = uniqueId("passage");
+    const passage = renderPassage(group, passageId);
+    const chip = el("button", {
+      className: "citation-chip",
+      attrs: { type: "button", "aria-expanded": "false", "aria-controls": passageId, title: "展开摘录" },
+      on: {
+        click() {
+          const expanded = chip.getAttribute("aria-expanded") === "true";
+          chip.setAttribute("aria-expanded", String(!expanded));
+          passage.hidden = expanded;
+        },
+      },
+    }, [
+      el("span", { className: "citation-index", text: index + 1, attrs: { "aria-hidden": "true" } }),
+      el("span", { className: "citation-label" }, [
+        el("span", { className: "citation-issue", text: group.issue.label }),
+        " · ",
+        el("span", { className: "citation-title", text: group.article.title }),
+      ]),
+      el("span", { className: "citation-caret", attrs: { "aria-hidden": "true" } }),
+    ]);
+    list.append(el("li", {}, [chip]));
+    passages.append(passage);
+  });
+  section.append(list, passages);
+  return section;
+}
+
+function copyFeedbackText(answer) {
+  const citation = answer.citation;
+  const source = citation ? `\n出处：${BULLETIN_NAME}${citationLabel(citation)}` : "";
+  return `答案：${answer.text}${source}`;
+}
+
+async function copyToClipboard(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (denied) {
+      // fall through to the selection-based copy
+    }
+  }
+  const helper = el("textarea", { className: "clipboard-helper", attrs: { readonly: "", "aria-hidden": "true" } });
+  helper.value = text;
+  document.body.append(helper);
+  helper.select();
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch (unsupported) {
+    copied = false;
+  }
+  helper.remove();
+  return copied;
+}
+
+function renderCopyButton(answer) {
+  const feedback = el("span", { className: "copy-feedback", attrs: { role: "status" } });
+  const button = el("button", {
+    className: "action-button",
+    text: "复制",
+    attrs: { type: "button", title: "复制答案和出处" },
+    on: {
+      async click() {
+        const copied = await copyToClipboard(copyFeedbackText(answer));
+        button.textContent = copied ? "已复制" : "复制失败";
+        button.classList.toggle("is-done", copied);
+        feedback.textContent = copied ? "" : "浏览器不允许访问剪贴板，请手动选中答案复制。";
+        window.setTimeout(() => {
+          button.textContent = "复制";
+          button.classList.remove("is-done");
+        }, 2000);
+      },
+    },
+  });
+  return [button, feedback];
+}
+
+function renderAnswer(turn) {
+  const { answer } = turn.response;
+  const level = confidenceLevel(answer.confidence);
+  const bubble = el("div", { className: "bubble bubble-bot answer" });
+  const header = el("div", { className: "answer-header" }, [
+    el("span", { className: "answer-source-label", text: `摘自${BULLETIN_NAME}` }),
+    el("span", {
+      className: `confidence confidence-${level.key}`,
+      attrs: { title: `相关度 ${(Number(answer.confidence) || 0).toFixed(2)}` },
+    }, [dots(3, "confidence-dots"), level.label]),
+    turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
+  ]);
+  bubble.append(header, renderQuotedAnswer(answer));
+  const chips = renderCitationChips(orderedCitations(turn.response), "出处");
+  if (chips) bubble.append(chips);
+  const actions = el("div", { className: "answer-actions" });
+  if (answer.citation) {
+    actions.append(articleLink("查看原文", answer.citation.article.id, { start: answer.start, end: answer.end },
+      "action-button action-button-primary open-answer-article"));
+  }
+  actions.append(...renderCopyButton(answer));
+  bubble.append(actions);
+  return bubble;
+}
+
+function renderNotFound(turn) {
+  const response = turn.response;
+  const bubble = el("div", { className: "bubble bubble-bot not-found" }, [
+    el("p", { className: "not-found-title", text: "简报中没有找到相关内容" }),
+  ]);
+  const message = String(response.message || "").trim();
+  if (message && message !== "简报中没有找到相关内容") bubble.append(el("p", { className: "not-found-text", text: message }));
+  if (turn.issueId) bubble.append(el("p", { className: "not-found-text", text: `本次仅检索了 ${turn.issueLabel || turn.issueId}，可以在上方改为“全部期次”再试。` }));
+  const chips = renderCitationChips(orderedCitations(response), "最接近的文章");
+  bubble.append(chips || el("p", { className: "not-found-text", text: "可以换个说法，或打开“期刊目录”浏览全部文章。" }));
+  return bubble;
+}
+
+function renderError(turn, onRetry) {
+  return el("div", { className: "bubble bubble-bot bubble-error", attrs: { role: "alert" } }, [
+    el("p", { className: "error-title", text: turn.error.title }),
+    el("p", { className: "error-text", text: turn.error.message }),
+    el("div", { className: "answer-actions" }, [
+      el("button", {
+        className: "action-button",
+        text: "重试",
+        attrs: { type: "button" },
+        on: { click: () => onRetry(turn) },
+      }),
+    ]),
+  ]);
+}
+
+function renderTyping() {
+  return el("div", { className: "bubble bubble-bot" }, [
+    el("span", { className: "typing" }, [dots(3, "typing-dots"), "正在检索简报…"]),
+  ]);
+}
+
+function turnState(turn) {
+  if (turn.error) return "error";
+  if (!turn.response) return "pending";
+  return turn.response.found && turn.response.answer ? "answered" : "not-found";
+}
+
+function renderBotMessage(turn, onRetry) {
+  const render = { error: renderError, pending: renderTyping, answered: renderAnswer, "not-found": renderNotFound };
+  const status = turnState(turn);
+  const bubble = render[status](turn, onRetry);
+  return el("div", { className: "message message-bot", attrs: { "data-state": status } }, [
+    el("span", { className: "avatar", text: "答", attrs: { "aria-hidden": "true" } }),
+    bubble,
+  ]);
+}
+
+export function renderTurn(turn, onRetry) {
+  const node = el("article", { className: "turn", attrs: { "data-turn": turn.id, "aria-label": `问题：${turn.question}` } }, [
+    el("div", { className: "message message-user" }, [
+      el("p", { className: "bubble bubble-user", text: turn.question }),
+    ]),
+    renderBotMessage(turn, onRetry),
+  ]);
+  turn.node = node;
+  return node;
+}
+
+export function refreshTurn(turn, onRetry) {
+  const fresh = renderBotMessage(turn, onRetry);
+  turn.node.querySelector(".message-bot").replaceWith(fresh);
+  return fresh;
+}
