@@ -8,6 +8,7 @@ Requests are validated here (qa.api models) and errors always leave as JSON
 from __future__ import annotations
 
 import logging
+import mimetypes
 import time
 from pathlib import Path
 
@@ -33,6 +34,9 @@ from .engine import Engine
 from .errors import QAError
 from .jobs import JobQueue
 from .openapi import docs_page, openapi_document
+
+# The page is native ES modules: they need a JavaScript type whatever the host's MIME table says.
+mimetypes.add_type("text/javascript", ".js")
 
 logger = logging.getLogger(__name__)
 
