@@ -197,7 +197,7 @@ def _pdf_to_answerable(env: dict, base: str, token: str, work: Path) -> dict:
                             files={"file": (pdf.name, handle, "application/pdf")}, timeout=30).json()["job"]
     while job["status"] not in ("done", "failed"):
         time.sleep(0.1)
-        job = requests.get(base + job["url"], headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        job = requests.get(base + job["url"], headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["job"]
     figures["upload_pdf_to_answer_seconds"] = round(time.perf_counter() - started, 1) if (
         job["status"] == "done" and _answerable(base, "2030-01")) else f"failed: {job}"
     pdf = _sample_pdf(work / "bench-add.pdf", "2030年第2期")
