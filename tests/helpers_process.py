@@ -41,8 +41,9 @@ HEADERLESS_BULLETIN = NEW_BULLETIN.replace("科技情报参考\n\n2024年第5期
 
 
 def qa_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment that points `qa` at the settings' directories and the fake embedder."""
-    env = dict(os.environ)
+    """The environment that points `qa` at the settings' directories and the fake embedder
+    (and at nothing else: QA_* variables of the developer's shell are left out)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
     env.update(
         QA_SEEDS_DIR=str(settings.seeds_dir),
         QA_INDEX_DIR=str(settings.index_dir),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from helpers_process import qa_env, run_qa
 from qa.config import Settings
 
 CLIENT_THREADS = 8
@@ -64,20 +65,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def qa_environment(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
-    env.update(
-        QA_SEEDS_DIR=str(settings.seeds_dir),
-        QA_INDEX_DIR=str(settings.index_dir),
-        QA_EMBED_MODEL="fake-64",
-        QA_CACHE_DIR=str(settings.cache_dir),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def run_qa(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "qa.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+def run_ok(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    done = run_qa(settings, *args, timeout=60)
     assert done.returncode == 0, f"qa {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
@@ -134,7 +123,7 @@ class Load:
 
 
 def test_server_answers_throughout_adds_and_rebuilds(fresh_settings, tmp_path):
-    env = qa_environment(fresh_settings)
+    env = qa_env(fresh_settings)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
@@ -162,10 +151,10 @@ def test_server_answers_throughout_adds_and_rebuilds(fresh_settings, tmp_path):
                 text, issue_id, question, fact = new_bulletin(number)
                 path = tmp_path / f"bulletin-2025-{number:02d}.txt"
                 path.write_text(text, encoding="utf-8")
-                run_qa(env, "add", str(path), "--label", f"2025年第{number}期")
+                run_ok(fresh_settings, "add", str(path), "--label", f"2025年第{number}期")
                 added.append((issue_id, question, fact))
             else:
-                run_qa(env, "build", "--force")
+                run_ok(fresh_settings, "build", "--force")
             wait_for_build(base_url, (fresh_settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip())
             for issue_id, question, fact in added:  # the newest at once; the earlier ones survive rebuilds
                 asked = {"question": question, "issue": issue_id}
@@ -190,6 +179,6 @@ def test_server_answers_throughout_adds_and_rebuilds(fresh_settings, tmp_path):
     assert server.returncode is not None
     assert load.failures == [], f"{len(load.failures)} of {load.requests} requests failed: {load.failures[:5]}"
     assert load.requests >= MIN_REQUESTS, f"only {load.requests} requests made"
-    issues = {issue.split()[0] for issue in run_qa(env, "issues").stdout.splitlines()}
+    issues = {issue.split()[0] for issue in run_ok(fresh_settings, "issues").stdout.splitlines()}
     assert {f"2025-{n:02d}" for n in range(1, OPERATIONS // 2 + 1)} <= issues
 
