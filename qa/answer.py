@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from .chunking import sentence_spans
+from .corpus import ENUMERATION_RE
 from .index import Snapshot
 from .questions import Question
 from .schema import Answer, Article, Citation, Hit
@@ -20,7 +22,6 @@ MIN_SUPPORT = 0.5
 MIN_COVERAGE = 0.3  # and the passage must state a fair share of the question itself,
 MIN_TOPIC = 0.3  # not only its place and year
 
-_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
 _OPENERS, _CLOSERS = "“《（(「『", "”》）)」』"
 _UNITS = "元|美元|家|个|项|人次|人|名|台|套|件|篇|所|倍|位|期|批|场|次|条|亩|吨|道|款|股|户|座|辆|平方米|公顷|千米|公里"
 _NUMBER_RE = re.compile(
@@ -118,7 +119,7 @@ def _issue_answer(snapshot: Snapshot, question: Question, hits: list[Hit], citat
     """'…是哪一期刊登的？' / '题目是什么？': the answer is the issue label or the article title."""
     top = citations[0]
     article = snapshot.articles[top.article_id]
-    first = next(iter(_spans(_SENTENCE_RE, article.text, 0, len(article.text))), (0, 0))
+    first = next(sentence_spans(article.text), (0, 0))
     text = top.article_title if question.wants_title else f"{top.issue_label} · {top.article_title}"
     return Answer(
         question=question.text,
@@ -133,17 +134,6 @@ def _issue_answer(snapshot: Snapshot, question: Question, hits: list[Hit], citat
         citation=top,
         citations=citations,
     )
-
-
-def _spans(pattern: re.Pattern, text: str, start: int, end: int):
-    for match in pattern.finditer(text, start, end):
-        a, b = match.span()
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1] in " \n，,：:；;":
-            b -= 1
-        if b > a:
-            yield a, b
 
 
 def _coverage(question: Question, text: str, article: Article, lead: str = "", prefix: str = "") -> float:
@@ -186,7 +176,7 @@ def _candidates(snapshot: Snapshot, question: Question, hit: Hit) -> list[_Candi
     if not _names_a_place(question, article):
         return []
     text = article.text
-    sentences = list(_spans(_SENTENCE_RE, text, hit.chunk.start, hit.chunk.end))
+    sentences = list(sentence_spans(text, hit.chunk.start, hit.chunk.end))
     candidates = []
     for n, (s_start, s_end) in enumerate(sentences):
         lead = _lead(text, sentences, n)
@@ -243,11 +233,8 @@ def _lead(text: str, sentences, n: int) -> str:
     return lead if len(lead) <= 30 and not re.search(r"\d", lead) else ""
 
 
-_ENUMERATION_RE = re.compile(r"^(?:[一二三四五六七八九十]+[、是要]|[（(][一二三四五六七八九十\d]+[)）]|首先|其次|最后)")
-
-
 def _novel_chars(question: Question, window: str) -> int:
-    rest = _ENUMERATION_RE.sub("", window)
+    rest = ENUMERATION_RE.sub("", window)
     for term in question.weights:
         rest = rest.replace(term, "")
     return len(re.findall(r"[\u4e00-\u9fff0-9A-Za-z]", rest))

@@ -13,9 +13,9 @@ from .schema import Article, Chunk
 _SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;][”’」』）)]*|\n|$)")
 
 
-def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each sentence, without surrounding whitespace or line breaks."""
-    for match in _SENTENCE_RE.finditer(text):
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence of text[start:end], without surrounding whitespace or line breaks."""
+    for match in _SENTENCE_RE.finditer(text, start, len(text) if end is None else end):
         start, end = match.span()
         while start < end and text[start].isspace():
             start += 1

@@ -31,7 +31,7 @@ _BYLINE_RE = re.compile(
     r"(?:书记|厅长|局长|主任|院长|市长|县长|区长|部长|处长|科长|委员|研究员|教授|记者|通讯员|供稿)$"
 )
 _TOC_TAIL_RE = re.compile(r"\s*(?:[.．…·]{2,}\s*)(\d{1,3})\s*$")
-_ENUM_RE = re.compile(
+ENUMERATION_RE = re.compile(
     r"^(?:[一二三四五六七八九十]+[、是要]|[（(]\s*[一二三四五六七八九十\d]+\s*[)）]|\d{1,2}\s*[.、．]\s*\D"
     r"|首先|其次|再次|最后|第[一二三四五六七八九十]+|——)"
 )
@@ -208,7 +208,7 @@ def _heading_shaped(text: str) -> bool:
         and len(text) <= 40
         and not _INNER_STOPS.search(text)
         and text[-1] not in "：:、"
-        and not _ENUM_RE.match(text)
+        and not ENUMERATION_RE.match(text)
     )
 
 
@@ -233,7 +233,7 @@ def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
         if toc:
             is_heading = _matches_toc(line.text, toc) and len(line.text) <= 60
         elif has_markdown:
-            is_heading = line.markdown_heading and not _ENUM_RE.match(line.text)
+            is_heading = line.markdown_heading and not ENUMERATION_RE.match(line.text)
         else:
             is_heading = previous_closed and line.closed is not False and _heading_shaped(line.text)
         if is_heading:
@@ -252,7 +252,7 @@ def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
     """Is `line` the rest of a sentence wrapped from the paragraph so far?"""
     if previous is not None and previous.closed is not None:
         return not previous.closed
-    if _ends_paragraph(paragraph) or _ENUM_RE.match(line) or _is_subheading(paragraph):
+    if _ends_paragraph(paragraph) or ENUMERATION_RE.match(line) or _is_subheading(paragraph):
         return False
     # long lines and lines that are visibly mid-sentence continue; a short bare line is a sub-heading
     return len(paragraph) >= 20 or paragraph[-1] in "，、,；;：:（(“" or bool(_INNER_STOPS.search(paragraph))
@@ -260,7 +260,7 @@ def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
 
 def _is_subheading(paragraph: str) -> bool:
     """'二、深化全面创新改革，推进…' on a line of its own: a section heading inside an article."""
-    return bool(_ENUM_RE.match(paragraph)) and len(paragraph) <= 40 and not re.search("[。！？!?]", paragraph)
+    return bool(ENUMERATION_RE.match(paragraph)) and len(paragraph) <= 40 and not re.search("[。！？!?]", paragraph)
 
 
 def _join(previous: str, line: str) -> str:
