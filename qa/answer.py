@@ -30,7 +30,9 @@ _NUMBER_RE = re.compile(
     # written-out counts: '十大国家级平台', '三个机制' (not '一是', '一批' or '一体化')
     rf"|(?<!第)[两二三四五六七八九十百千]+(?:{_UNITS}|大)"
 )
-_HOW_VERBS = re.compile("通过|依托|实施|建立|推行|推广|开展|选派|设立|按照|采取|搭建|围绕")
+_HOW_VERBS = re.compile(
+    "通过|依托|实施|建立|推行|推广|开展|选派|设立|按照|采取|搭建|围绕|举办|出台|制定|组织|引进|落实|健全|完善|强化|加大|探索"
+)
 _TIME_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*[—-]\s*\d{1,2}\s*月|\d{1,2}月|前三季度|上半年|季度|年底|年初|截至|截止")
 
 
@@ -195,7 +197,7 @@ def _candidates(snapshot: Snapshot, question: Question, hit: Hit) -> list[_Candi
         if question.kind == "number" and not _NUMBER_RE.search(window):
             coverage *= 0.5
         topic = _topic_coverage(question, text[s_start:s_end], lead)
-        support = coverage + _cue_bonus(question, window)
+        support = coverage + _cue_bonus(question, window) + _lead_bonus(question, lead, article)
         score = support + 0.15 * hit.dense_score + 0.05 * min(hit.keyword_score, 10) / 10
         candidates.append(_Candidate(hit, article, start, end, fact[0], fact[1], coverage, topic, support, score))
     return candidates
@@ -297,6 +299,14 @@ def _wanted_number(question: Question, number: str, around: str) -> bool:
     if question.unit:
         return number.endswith(question.unit) or question.unit in around
     return bool(re.search(r"\d", number))
+
+
+def _lead_bonus(question: Question, lead: str, article: Article) -> float:
+    """'三要优化…机制。推广“企业出题,高校攻关”模式…': when the lead restates a how-question,
+    the sentence after it is the measure the bulletin describes."""
+    if question.kind != "how" or not lead:
+        return 0.0
+    return 0.2 if _topic_coverage(question, lead, "") >= 0.5 else 0.0
 
 
 def _cue_bonus(question: Question, window: str) -> float:
