@@ -14,20 +14,10 @@ from pydantic_core import PydanticCustomError
 from . import schema
 from .config import Settings
 from .engine import Status, Turn
-from .errors import BadQuestion, QAError
+from .errors import BadQuestion, BadRequest
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
 MAX_HISTORY_TURNS = 10
-
-
-class BadRequest(QAError):
-    code = "bad_request"
-    http_status = 400
-
-
-class UnsupportedMediaType(QAError):
-    code = "unsupported_media_type"
-    http_status = 415
 
 
 def article_url(article_id: str, start: int, end: int) -> str:

@@ -25,13 +25,12 @@ from .api import (
     Health,
     IssueList,
     Unavailable,
-    UnsupportedMediaType,
     parse_ask_request,
 )
 from .config import Settings
 from .context import EngineSlot, current_engine, current_settings, json_response
 from .engine import Engine
-from .errors import QAError
+from .errors import QAError, UnsupportedMediaType
 from .jobs import JobQueue
 from .openapi import docs_page, openapi_document
 

@@ -185,7 +185,7 @@ def _take_toc(lines: list[_Line | None]) -> tuple[list[str], list[_Line | None]]
 
 
 def _norm(title: str) -> str:
-    return re.sub(rf"[^0-9A-Za-z\u4e00-\u9fff]", "", title)
+    return re.sub(r"[^0-9A-Za-z\u4e00-\u9fff]", "", title)
 
 
 def _matches_toc(text: str, toc: list[str]) -> bool:

@@ -24,6 +24,29 @@ class BadQuestion(QAError):
     http_status = 400
 
 
+class BadRequest(QAError):
+    """A request the API cannot read (bad field, malformed JSON)."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class UnsupportedMediaType(QAError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class Unauthorized(QAError):
+    code = "unauthorized"
+    http_status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="qa-admin"'}
+
+
+class UploadTooLarge(QAError):
+    code = "request_entity_too_large"  # the code Flask's own 413 gets, so clients see one code
+    http_status = 413
+
+
 class NotFound(QAError):
     code = "not_found"
     http_status = 404

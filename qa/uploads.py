@@ -19,9 +19,10 @@ from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .api import BadRequest, IssueRef, ResponseModel, UnsupportedMediaType, validation_message
+from .api import IssueRef, ResponseModel, validation_message
+from .errors import BadRequest, UnsupportedMediaType
 from .context import current_engine, current_settings, json_response
-from .errors import ModelUnavailable, NotFound, QAError
+from .errors import ModelUnavailable, NotFound, Unauthorized, UploadTooLarge
 from .jobs import Job, JobQueue, UploadOutcome, add_uploaded_bulletin, save_upload, upload_suffix
 
 logger = logging.getLogger(__name__)
@@ -29,17 +30,6 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 """Whole request body of POST /api/issues (the file plus multipart framing); every other route keeps
 the app-wide cap. Bulletins are a few MB; uploads are spooled to a temp file, not held in memory."""
-
-
-class Unauthorized(QAError):
-    code = "unauthorized"
-    http_status = 401
-    headers = {"WWW-Authenticate": 'Bearer realm="qa-admin"'}
-
-
-class UploadTooLarge(QAError):
-    code = "request_entity_too_large"  # the code Flask's own 413 gets, so clients see one code
-    http_status = 413
 
 
 # ---- models ----------------------------------------------------------------------------

@@ -3,12 +3,10 @@ highlights, question kinds, not-found, issue filter, follow-ups, corroborating c
 
 from __future__ import annotations
 
-import re
-import shutil
 
 import pytest
 
-from conftest import FIXTURE_DATA, build_fixture_index
+from conftest import build_fixture_index
 from qa.build import add_bulletins
 from qa.embed import FakeEmbedder
 from qa.engine import Turn, open_engine

@@ -4,7 +4,6 @@ Every request must succeed and every added issue must be answerable at once, wit
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
