@@ -18,6 +18,7 @@ from . import index as store
 from .chunking import chunk_article, embedding_text
 from .config import Settings
 from .corpus import PARSER_VERSION, read_issue
+from .ingest import SUPPORTED_SUFFIXES
 from .labels import forget_label, read_labels, write_label
 from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
@@ -25,9 +26,6 @@ from .keywords import KeywordTokenizer, corpus_terms
 from .schema import Chunk, Issue
 
 log = logging.getLogger(__name__)
-
-BULLETIN_SUFFIXES = (".txt", ".md", ".pdf", ".docx")
-
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
@@ -43,7 +41,7 @@ class BuildResult:
 def bulletin_files(seeds_dir: Path) -> list[Path]:
     if not seeds_dir.is_dir():
         raise BadBulletin(f"seeds directory {seeds_dir} does not exist")
-    return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in BULLETIN_SUFFIXES)
+    return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
 
 
 def sha256_of(path: Path) -> str:
@@ -192,8 +190,6 @@ def add_bulletins(
     for path in paths:
         if not path.is_file():
             raise BadBulletin(f"{path}: no such file")
-        if path.suffix.lower() not in BULLETIN_SUFFIXES:
-            raise BadBulletin(f"{path.name}: unsupported file type (use {', '.join(BULLETIN_SUFFIXES)})")
         digest = sha256_of(path)
         if digest in existing:
             log.info("%s: same content as %s, already added", path.name, existing[digest])

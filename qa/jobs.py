@@ -184,7 +184,8 @@ def add_uploaded_bulletin(
 ) -> UploadOutcome:
     """The upload job: add the saved file to the seeds and the index, then delete the upload.
 
-    `indexed_issues` lists the issues being served (the engine's), to report the issue as indexed.
+    `indexed_issues` lists the issues being served (the engine's), to name the issue an upload
+    duplicates.
     Raises BadBulletin (the file changes nothing) or BuildLocked once the retries are used up.
     """
     uploaded_name = saved.name
@@ -192,7 +193,7 @@ def add_uploaded_bulletin(
         saved = _free_seeds_name(saved, settings.seeds_dir)
         issues, result = _add_with_retries(settings, embedder, saved, label)
         if issues:
-            issue = _indexed(indexed_issues, saved.name) or issues[0]
+            issue = issues[0]  # as indexed: add_bulletins reports renumbered ids
             return UploadOutcome(True, f"added {issue.label} ({saved.name}): {len(issue.articles)} articles",
                                  result.build_id, issue)
         same = _seeds_file_with_content(settings.seeds_dir, sha256_of(saved))
