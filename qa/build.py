@@ -24,6 +24,7 @@ from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
 from .keywords import KeywordTokenizer, corpus_terms
 from .schema import Chunk, Issue
+from .sentences import evidence_units, sentence_embedding_text, term_stats
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ class BuildResult:
     issues: int
     articles: int
     chunks: int
-    embedded: int  # chunks that needed the model (the rest were reused)
+    embedded: int  # chunks and sentences that needed the model (the rest were reused)
     seconds: float
+    sentences: int = 0
 
 
 def bulletin_files(seeds_dir: Path) -> list[Path]:
@@ -117,7 +119,7 @@ def _build_locked(
         store.clean_up(index_dir, keep=settings.builds_to_keep)  # a crashed build's .tmp- dir goes even now
         counts = previous["counts"]
         return BuildResult(previous_id, False, counts["issues"], counts["articles"], counts["chunks"], 0,
-                           time.perf_counter() - started), []
+                           time.perf_counter() - started, counts.get("sentences", 0)), []
 
     issues = load_corpus(settings.seeds_dir)
     articles = [a for issue in issues for a in issue.articles]
@@ -126,8 +128,13 @@ def _build_locked(
         c for a in articles for c in chunk_article(a, settings.chunk_min_chars, settings.chunk_max_chars)
     ]
     texts = [embedding_text(titles[c.article_id], c.text) for c in chunks]
-    vectors, embedded = _vectors(texts, embedder, index_dir, previous_id if previous and not force else None, progress)
     tokenizer = KeywordTokenizer(corpus_terms(articles))
+    sentences, contexts = evidence_units(issues, tokenizer)
+    sentence_texts = [sentence_embedding_text(titles[s.article_id], s) for s in sentences]
+    known = _known_vectors(index_dir, previous_id) if previous and not force else {}
+    vectors, embedded = _vectors(texts + sentence_texts, embedder, known, progress)
+    vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
+    evidence = store.Evidence(tuple(sentences), sentence_vectors, contexts, term_stats(sentences))
 
     store.clean_up(index_dir, keep=settings.builds_to_keep)
     built_at = datetime.now(timezone.utc)
@@ -138,15 +145,17 @@ def _build_locked(
         "build_id": build_id,
         "built_at": built_at.isoformat(timespec="seconds"),
         "text_hashes": [_text_hash(embedder.name, t) for t in texts],
-        "counts": {"issues": len(issues), "articles": len(articles), "chunks": len(chunks)},
+        "sentence_hashes": [_text_hash(embedder.name, t) for t in sentence_texts],
+        "counts": {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
+                   "sentences": len(sentences)},
     }
-    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer)
+    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer, evidence)
     store.switch_to(index_dir, build_id)
     store.clean_up(index_dir, keep=settings.builds_to_keep)
     log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", build_id, len(issues), len(articles),
              len(chunks), embedded)
     return BuildResult(build_id, True, len(issues), len(articles), len(chunks), embedded,
-                       time.perf_counter() - started), issues
+                       time.perf_counter() - started, len(sentences)), issues
 
 
 def _has_manifest(index_dir: Path, build_id: str) -> bool:
@@ -157,13 +166,18 @@ def _text_hash(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()[:32]
 
 
-def _vectors(texts: list[str], embedder: Embedder, index_dir: Path, previous_id: str | None, progress: bool):
+def _known_vectors(index_dir: Path, previous_id: str) -> dict[str, np.ndarray]:
+    """Text hash → vector of everything the previous build embedded (chunks and sentences)."""
+    manifest = store.read_manifest(index_dir, previous_id)
+    folder = store.build_dir(index_dir, previous_id)
+    known = dict(zip(manifest.get("text_hashes", []), np.load(folder / "vectors.npy")))
+    if manifest.get("sentence_hashes") and (folder / "sentence_vectors.npy").exists():
+        known.update(zip(manifest["sentence_hashes"], np.load(folder / "sentence_vectors.npy")))
+    return known
+
+
+def _vectors(texts: list[str], embedder: Embedder, known: dict[str, np.ndarray], progress: bool):
     """Embed only the texts the previous build did not already have (same model, same text)."""
-    known: dict[str, np.ndarray] = {}
-    if previous_id:
-        manifest = store.read_manifest(index_dir, previous_id)
-        old_vectors = np.load(store.build_dir(index_dir, previous_id) / "vectors.npy")
-        known = dict(zip(manifest.get("text_hashes", []), old_vectors))
     hashes = [_text_hash(embedder.name, t) for t in texts]
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)

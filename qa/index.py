@@ -3,7 +3,8 @@
 index/
   CURRENT                 name of the build in use (switched atomically)
   builds/<build id>/      faiss.index, vectors.npy, keyword/, chunks.jsonl, articles.jsonl,
-                          issues.jsonl, userdict.txt, manifest.json (written last)
+                          issues.jsonl, userdict.txt, sentences.jsonl, sentence_vectors.npy,
+                          contexts.jsonl, terms.json, manifest.json (written last)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -21,14 +23,25 @@ import numpy as np
 
 from .errors import IndexMismatch, IndexNotReady
 from .keywords import KeywordTokenizer
-from .schema import Article, Chunk, Issue
+from .schema import Article, Chunk, Issue, Period
+from .sentences import ArticleContext, Sentence, TermStats
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself and prints to our console
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: evidence units (sentences, their vectors, contexts, term statistics)
 POINTER = "CURRENT"
 BUILDS = "builds"
 TEMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The build's evidence units: every sentence, its vector, each article's context, term stats."""
+
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray
+    contexts: dict[str, ArticleContext]
+    stats: TermStats
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,18 @@ class Snapshot:
     dense: faiss.Index
     keyword: bm25s.BM25
     tokenizer: KeywordTokenizer
+    evidence: Evidence
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((issue for issue in self.issues if issue.id == issue_id), None)
+
+    @cached_property
+    def sentence_rows(self) -> dict[str, range]:
+        """Article id → the rows of its sentences in evidence.sentences (they are stored in order)."""
+        rows: dict[str, list[int]] = {}
+        for row, sentence in enumerate(self.evidence.sentences):
+            rows.setdefault(sentence.article_id, []).append(row)
+        return {article_id: range(r[0], r[-1] + 1) for article_id, r in rows.items()}
 
 
 def current_build_id(index_dir: Path) -> str | None:
@@ -80,6 +102,7 @@ def write_build(
     chunks: list[Chunk],
     vectors: np.ndarray,
     tokenizer: KeywordTokenizer,
+    evidence: Evidence,
 ) -> Path:
     """Write a complete build into a temp directory, then rename it into place. Manifest last."""
     temp = index_dir / BUILDS / f"{TEMP_PREFIX}{build_id}"
@@ -93,6 +116,10 @@ def write_build(
     _write_jsonl(temp / "issues.jsonl", ({k: v for k, v in asdict(i).items() if k != "articles"} for i in issues))
     _write_jsonl(temp / "articles.jsonl", (asdict(a) for i in issues for a in i.articles))
     _write_jsonl(temp / "chunks.jsonl", (asdict(c) for c in chunks))
+    np.save(temp / "sentence_vectors.npy", evidence.vectors)
+    _write_jsonl(temp / "sentences.jsonl", (_sentence_row(s) for s in evidence.sentences))
+    _write_jsonl(temp / "contexts.jsonl", (asdict(c) for c in evidence.contexts.values()))
+    _write_json(temp / "terms.json", asdict(evidence.stats))
     _write_json(temp / "manifest.json", manifest)
     final = build_dir(index_dir, build_id)
     os.replace(temp, final)
@@ -158,6 +185,33 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
         dense=faiss.read_index(str(folder / "faiss.index")),
         keyword=bm25s.BM25.load(str(folder / "keyword"), show_progress=False, verbosity=0),
         tokenizer=KeywordTokenizer(user_terms),
+        evidence=_read_evidence(folder),
+    )
+
+
+def _sentence_row(sentence: Sentence) -> dict:
+    row = asdict(sentence)
+    for key in ("stated", "in_force"):
+        row[key] = {"years": sorted(row[key]["years"]), "part": row[key]["part"]}
+    return row
+
+
+def _sentence_of(row: dict) -> Sentence:
+    for key in ("stated", "in_force"):
+        row[key] = Period(frozenset(row[key]["years"]), row[key]["part"])
+    row["places"], row["tokens"] = tuple(row["places"]), tuple(row["tokens"])
+    return Sentence(**row)
+
+
+def _read_evidence(folder: Path) -> Evidence:
+    contexts = [ArticleContext(**{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()})
+                for row in _read_jsonl(folder / "contexts.jsonl")]
+    stats = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+    return Evidence(
+        sentences=tuple(_sentence_of(row) for row in _read_jsonl(folder / "sentences.jsonl")),
+        vectors=np.load(folder / "sentence_vectors.npy"),
+        contexts={c.article_id: c for c in contexts},
+        stats=TermStats(**stats),
     )
 
 

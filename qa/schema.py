@@ -23,6 +23,17 @@ class Issue:
 
 
 @dataclass(frozen=True, slots=True)
+class Period:
+    """A time a statement is about: years, and a part of the year ('H1', 'Q1-3', 'M1-4', 'end')."""
+
+    years: frozenset[int] = frozenset()
+    part: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.years or self.part)
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     id: str  # article id + "#" + ordinal
     article_id: str

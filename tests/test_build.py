@@ -24,6 +24,8 @@ from qa.labels import LABELS_FILE, write_label
 from qa.embed import FAKE_MODEL, FakeEmbedder
 from qa.engine import open_engine
 from qa.errors import BadBulletin, BuildLocked, IndexMismatch, IndexNotReady, NotFound
+from qa.keywords import KeywordTokenizer
+from qa.sentences import evidence_units, sentence_embedding_text
 from qa.index import FORMAT_VERSION, TEMP_PREFIX, clean_up, current_build_id, load_snapshot, switch_to
 from qa.questions import analyse
 from qa.retrieve import QueryEncoder, search
@@ -81,6 +83,13 @@ def _chunk_texts(settings: Settings, path: Path, label: str | None = None) -> li
     ]
 
 
+def _sentence_texts(path: Path, label: str | None = None) -> list[str]:
+    """The sentence texts (evidence units) a bulletin file contributes to the index."""
+    issue = read_issue(path, label)
+    sentences, _ = evidence_units([issue], KeywordTokenizer())
+    return [sentence_embedding_text("", s) for s in sentences]
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -109,7 +118,8 @@ def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbui
     assert result.changed
     assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() == result.build_id
     folder = settings.index_dir / "builds" / result.build_id
-    for name in ("faiss.index", "vectors.npy", "chunks.jsonl", "articles.jsonl", "issues.jsonl", "manifest.json"):
+    for name in ("faiss.index", "vectors.npy", "chunks.jsonl", "articles.jsonl", "issues.jsonl", "manifest.json",
+                 "sentences.jsonl", "sentence_vectors.npy", "contexts.jsonl", "terms.json"):
         assert (folder / name).is_file(), name
     assert (folder / "keyword").is_dir() and any((folder / "keyword").iterdir())
 
@@ -124,10 +134,15 @@ def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbui
     chunks = _read_jsonl(folder / "chunks.jsonl")
     articles = _read_jsonl(folder / "articles.jsonl")
     issues = _read_jsonl(folder / "issues.jsonl")
-    assert manifest["counts"] == {"issues": len(issues), "articles": len(articles), "chunks": len(chunks)}
+    sentences = _read_jsonl(folder / "sentences.jsonl")
+    assert manifest["counts"] == {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
+                                  "sentences": len(sentences)}
     assert (len(issues), len(articles)) == (2, 4)
     assert (result.issues, result.articles, result.chunks) == (2, 4, len(chunks))
-    assert result.embedded == len(chunks)  # nothing to reuse the first time
+    assert result.embedded == len(chunks) + len(sentences)  # nothing to reuse the first time
+    assert np.load(folder / "sentence_vectors.npy").shape == (len(sentences), 64)
+    texts = {a["id"]: a["text"] for a in articles}
+    assert all(texts[s["article_id"]][s["start"] : s["end"]] == s["text"] for s in sentences)
     assert {issue["id"]: issue["label"] for issue in issues} == {"2024-03": "2024年第3期", "baihe-undated": "2023年增刊"}
 
     vectors = np.load(folder / "vectors.npy")
@@ -156,7 +171,7 @@ def test_force_rebuilds_under_a_new_id(fresh_settings):
     forced = build(fresh_settings, FakeEmbedder(), force=True)
 
     assert forced.changed and forced.build_id != first
-    assert forced.embedded == forced.chunks  # force re-embeds, it does not reuse
+    assert forced.embedded == forced.chunks + forced.sentences  # force re-embeds, it does not reuse
     assert current_build_id(fresh_settings.index_dir) == forced.build_id
     assert load_snapshot(fresh_settings.index_dir).build_id == forced.build_id
 
@@ -186,7 +201,7 @@ def test_a_changed_source_file_rebuilds_and_embeds_only_the_changed_passages(fre
     assert result.changed and result.build_id != first
     assert 0 < result.embedded < result.chunks
     assert len(embedder.passages) == result.embedded
-    assert all("5200元" in passage for passage in embedder.passages)
+    assert all("5200元" in passage for passage in embedder.passages)  # the changed chunk and sentence
     answer = open_engine(fresh_settings, FakeEmbedder()).ask("宁川县科技小院户均年增收多少？")
     assert _answered_from(answer, "baihe-undated", "5200元")
 
@@ -194,7 +209,7 @@ def test_a_changed_source_file_rebuilds_and_embeds_only_the_changed_passages(fre
 def test_another_model_rebuilds_and_embeds_everything(fresh_settings):
     result = build(fresh_settings, FakeEmbedder(32))
 
-    assert result.changed and result.embedded == result.chunks
+    assert result.changed and result.embedded == result.chunks + result.sentences
     manifest = load_snapshot(fresh_settings.index_dir, "fake-32").manifest
     assert (manifest["model"], manifest["dimension"]) == ("fake-32", 32)
 
@@ -224,11 +239,13 @@ def test_add_embeds_only_the_new_issues_passages_and_makes_it_answerable(fresh_s
     added, result = add_bulletins(fresh_settings, embedder, [new_bulletin])
 
     expected = _chunk_texts(fresh_settings, new_bulletin)
+    new_sentences = _sentence_texts(new_bulletin)
     assert [issue.id for issue in added] == [NEW_ISSUE_ID]
     assert result.changed and result.build_id != before.build_id
-    assert result.embedded == len(expected)
-    assert sorted(embedder.passages) == sorted(expected)
+    assert result.embedded == len(expected) + len(new_sentences)
+    assert sorted(embedder.passages) == sorted(expected + new_sentences)
     assert result.chunks == len(before.chunks) + len(expected)
+    assert result.sentences == len(before.evidence.sentences) + len(new_sentences)
     assert (fresh_settings.seeds_dir / new_bulletin.name).read_bytes() == new_bulletin.read_bytes()
 
     answer = open_engine(fresh_settings, FakeEmbedder()).ask(NEW_QUESTION)

@@ -1,0 +1,107 @@
+"""Periods named in a text: '2023年前三季度' → Period(years={2023}, part='Q1-3').
+
+Used twice: at build time, the period stated in every sentence (and the one in force from earlier
+in its paragraph); at question time, the period the question asks about — a hard constraint on
+the answer. Issue labels ('2023年第6期') are references to an issue, not periods.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .schema import Period
+
+_YEAR = r"(?:19|20)\d\d"
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_ISSUE_LABEL_RE = re.compile(rf"{_YEAR}\s*年\s*第\s*\d{{1,3}}\s*期")
+_YEAR_RANGE_RE = re.compile(rf"({_YEAR})\s*(?:年)?\s*[—–\-~～至到]\s*({_YEAR})\s*年")
+_YEAR_SINCE_RE = re.compile(rf"(?:自|从)?\s*({_YEAR})\s*年\s*(?:以来|起|至今)")
+_YEAR_RE = re.compile(rf"({_YEAR})\s*(?:年度?|年)")
+_BARE_YEAR_RE = re.compile(rf"(?<!\d)({_YEAR})(?=\s*(?:城市|榜单|中国|全国|年度))")
+_FIVE_YEAR_PLAN_RE = re.compile(r"“?十([三四五])五”?(?:期间|时期|以来|规划)?")
+_RELATIVE_RE = re.compile(r"(今年|去年|上年|前年|明年)")
+_PARTS = (
+    ("H1", re.compile(r"上半年")),
+    ("H2", re.compile(r"下半年")),
+    ("Q1-3", re.compile(r"前三季度|1\s*[—–\-~～至]\s*9\s*月|一至九月")),
+    ("Q1", re.compile(r"(?:第)?一季度|1\s*[—–\-~～至]\s*3\s*月")),
+    ("M", re.compile(r"(?<![\d.])(\d{1,2})\s*[—–\-~～至]\s*(\d{1,2})\s*月|([一二三四五六七八九十]{1,2})至([一二三四五六七八九十]{1,2})月")),
+    ("end", re.compile(r"年底|年末|年终")),
+)
+_PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "M", "end")
+
+
+_PART_NAMES = {"H1": "上半年", "H2": "下半年", "Q1-3": "前三季度", "Q1": "一季度", "end": "底"}
+
+
+def period_label(period: Period) -> str:
+    """Period(years={2022}, part='H1') → '2022年上半年'."""
+    years = sorted(period.years)
+    text = f"{years[0]}年" if len(years) == 1 else (f"{years[0]}—{years[-1]}年" if years else "")
+    part = period.part or ""
+    if part.startswith("M"):
+        first, _, last = part[1:].partition("-")
+        return f"{text}{first}—{last}月"
+    return text + _PART_NAMES.get(part, "")
+
+
+def find_period(text: str, base_year: int | None = None) -> Period:
+    """The period a text states (empty Period if none). `base_year` resolves 今年/去年."""
+    text = _ISSUE_LABEL_RE.sub("", text)
+    years: set[int] = set()
+    for first, last in _YEAR_RANGE_RE.findall(text):
+        if int(first) <= int(last) <= int(first) + 30:
+            years.update(range(int(first), int(last) + 1))
+    for (since,) in (m.groups() for m in _YEAR_SINCE_RE.finditer(text)):
+        end = max(base_year or int(since), int(since))
+        years.update(range(int(since), end + 1))
+    years.update(int(y) for y in _YEAR_RE.findall(text))
+    years.update(int(y) for y in _BARE_YEAR_RE.findall(text))
+    for plan in _FIVE_YEAR_PLAN_RE.findall(text):
+        start = {"三": 2016, "四": 2021, "五": 2026}[plan]
+        years.update(range(start, start + 5))
+    if base_year is not None:
+        for word in _RELATIVE_RE.findall(text):
+            years.add(base_year + {"今年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}[word])
+    return Period(frozenset(years), _part(text))
+
+
+def _part(text: str) -> str | None:
+    found = {}
+    for name, pattern in _PARTS:
+        match = pattern.search(text)
+        if match:
+            found[name] = _months(match) if name == "M" else name
+    return next((found[name] for name in _PART_PREFERENCE if name in found), None)
+
+
+def _months(match: re.Match) -> str:
+    first, last, cn_first, cn_last = match.groups()
+    if first:
+        return f"M{int(first)}-{int(last)}"
+    return f"M{_cn_number(cn_first)}-{_cn_number(cn_last)}"
+
+
+def _cn_number(text: str) -> int:
+    if text.startswith("十"):
+        return 10 + _CN_DIGITS.get(text[1:], 0)
+    return _CN_DIGITS.get(text, 0)
+
+
+def conflicts(asked: Period, stated: Period) -> bool:
+    """True when a statement is about another period than the one asked: other years, or the
+    same year but another part of it. Nothing stated is no conflict (the reader weighs that)."""
+    if asked.years and stated.years and not asked.years & stated.years:
+        return True
+    if asked.part and stated.part and asked.part != stated.part:
+        return not (asked.part == "end" or stated.part == "end")
+    return False
+
+
+def agrees(asked: Period, stated: Period) -> bool:
+    """True when a statement names the asked period (its years, and its part if one is asked)."""
+    if not asked:
+        return False
+    years_ok = not asked.years or bool(asked.years & stated.years)
+    part_ok = not asked.part or asked.part == stated.part
+    return years_ok and part_ok and bool(stated)
