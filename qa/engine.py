@@ -10,16 +10,26 @@ from typing import Protocol, Sequence
 
 from .answer import answer as extract_answer
 from .config import Settings
+from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .embed import Embedder, load_embedder
 from .errors import NotFound
 from .index import Snapshot, current_build_id, load_snapshot
 from .questions import analyse, resolve_follow_up
-from .retrieve import QueryEncoder, search
+from .reader.question import parse_question
+from .retrieve import QueryEncoder, candidates, search
 from .schema import Answer, Article, Issue
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "keyword")
+READER_PASSAGES = 8  # passages whose sentences (and neighbours) the reader considers
+
+
+def _issue_named(snapshot: Snapshot, text: str) -> str | None:
+    """'2023年第6期里…' restricts the search to that issue, if the index has it."""
+    label = ISSUE_LABEL_RE.search(text)
+    issue_id = issue_id_for(label.group(0), "") if label else None
+    return issue_id if issue_id is not None and snapshot.issue(issue_id) is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,14 @@ class BulletinEngine:
             return self._snapshot
         finally:
             self._lock.release()
+
+    def prepare(self, text: str, *, mode: str = "hybrid", issue_id: str | None = None, snapshot: Snapshot | None = None):
+        """The parsed question, the retrieved passages and the reader's candidate sentences."""
+        snapshot = snapshot or self.snapshot()
+        question = parse_question(text, snapshot.tokenizer, snapshot.evidence.stats)
+        hits = search(snapshot, self.encode, text, top_k=READER_PASSAGES, mode=mode,
+                      issue_id=issue_id or _issue_named(snapshot, text))
+        return question, hits, candidates(snapshot, self.encode(text), hits)
 
     def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
         snapshot = self.snapshot()

@@ -1,15 +1,18 @@
 """Question → ranked Hits: dense (FAISS), keyword (jieba BM25) or hybrid (reciprocal rank fusion),
-optionally within one issue, diversified so one article cannot fill every slot."""
+optionally within one issue, diversified so one article cannot fill every slot; then the
+Candidates for the reader: the sentences of those passages and their neighbours."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from .embed import Embedder
 from .index import Snapshot
-from .schema import Hit
+from .schema import Article, Hit
+from .sentences import ArticleContext, Sentence
 
 RRF_K = 20  # small corpus: a low constant lets the top ranks of each list count
 PER_ARTICLE = 2
@@ -104,3 +107,57 @@ def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(scores), dtype=np.float64)
     ranks[np.argsort(-masked, kind="stable")] = np.arange(1, len(scores) + 1)
     return ranks
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A sentence the reader may answer from, with its context and the retrieval evidence for it."""
+
+    sentence: Sentence
+    article: Article
+    issue_label: str
+    issue_source: str
+    context: ArticleContext
+    previous: str  # the sentence before it in its paragraph, '' if it opens the paragraph
+    vector: np.ndarray  # its embedding (row of the build's sentence vectors)
+    dense: float  # cosine of question and sentence
+    hit: Hit  # the best-ranked retrieved passage it lies in or next to
+    hit_rank: int  # 1-based rank of that passage
+    article_rank: int  # 1-based rank of its article among the retrieved ones
+    neighbour: bool  # outside the passage, adjacent to it
+
+
+def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[Candidate]:
+    """The sentences of the retrieved passages and their neighbours, each once, best hit first."""
+    evidence = snapshot.evidence
+    article_order = list(dict.fromkeys(hit.chunk.article_id for hit in hits))
+    chosen: dict[int, tuple[int, Hit, bool]] = {}
+    for rank, hit in enumerate(hits, start=1):
+        rows = snapshot.sentence_rows.get(hit.chunk.article_id, range(0))
+        inside = [r for r in rows if evidence.sentences[r].start < hit.chunk.end and evidence.sentences[r].end > hit.chunk.start]
+        if not inside:
+            continue
+        for row in inside:
+            chosen.setdefault(row, (rank, hit, False))
+        for row in (inside[0] - 1, inside[-1] + 1):
+            if row in rows:
+                chosen.setdefault(row, (rank, hit, True))
+    if not chosen:
+        return []
+    order = sorted(chosen)
+    dense = evidence.vectors[order] @ query
+    found = []
+    for row, score in zip(order, dense):
+        rank, hit, neighbour = chosen[row]
+        sentence = evidence.sentences[row]
+        article = snapshot.articles[sentence.article_id]
+        issue = snapshot.issue(article.issue_id)
+        before = evidence.sentences[row - 1] if row > 0 else None
+        previous = before.text if before is not None and before.article_id == sentence.article_id and before.paragraph == sentence.paragraph else ""
+        found.append(Candidate(
+            sentence=sentence, article=article, issue_label=issue.label, issue_source=issue.source,
+            context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
+            dense=float(score), hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
+            neighbour=neighbour,
+        ))
+    return found

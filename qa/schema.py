@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,16 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodNote:
+    """Beside a "not found": the bulletins state the asked metric for another period."""
+
+    asked: str  # '2023年'
+    stated: str  # '2022年'
+    text: str  # the statement, verbatim
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     found: bool
@@ -76,6 +86,15 @@ class Answer:
     end: int | None = None
     highlight_start: int | None = None  # the answering span inside the article
     highlight_end: int | None = None
-    confidence: float = 0.0
-    citation: Citation | None = None
-    citations: tuple[Citation, ...] = field(default_factory=tuple)
+    confidence: float = 0.0  # calibrated probability that the answer shown is right
+    confidence_words: str = ""  # what that probability means, in words whose precision was measured
+    citation: Citation | None = None  # where the answer is quoted from
+    supporting: tuple[Citation, ...] = ()  # other articles stating the same fact
+    related: tuple[Citation, ...] = ()  # the rest of what retrieval found, for "see also"
+    other_period: PeriodNote | None = None
+    resolved_question: str | None = None  # a follow-up as the engine understood it
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        """The answer's own citation, then the supporting ones, then the related ones."""
+        return ((self.citation,) if self.citation else ()) + self.supporting + self.related

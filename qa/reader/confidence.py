@@ -1,0 +1,56 @@
+"""Features of a finished reading — how strongly the chosen sentence and span won, and how well
+they agree with the question — for the calibrated model whose probability is the confidence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ..periods import agrees
+from .features import Pair
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The reader's choice for one question, with what the confidence is judged on."""
+
+    pair: Pair  # the chosen sentence
+    sentence_score: float  # its linear score
+    runner_up: float  # the best score of a sentence elsewhere (another paragraph or article)
+    span_probability: float
+    candidates: int  # before the place and period constraints
+    allowed: int  # after them
+    kind: str
+
+
+def _kind(name: str) -> Callable[[Reading], float]:
+    return lambda r: float(r.kind == name)
+
+
+ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
+    ("sentence_score", lambda r: r.sentence_score),
+    ("sentence_probability", lambda r: 1.0 / (1.0 + math.exp(-r.sentence_score))),
+    ("margin", lambda r: r.sentence_score - r.runner_up),
+    ("span_probability", lambda r: r.span_probability),
+    ("coverage", lambda r: r.pair.coverage),
+    ("context_coverage", lambda r: r.pair.context_coverage),
+    ("overlap", lambda r: r.pair.overlap),
+    ("dense", lambda r: r.pair.candidate.dense),
+    ("passage_dense", lambda r: r.pair.candidate.hit.dense_score),
+    ("unknown_terms", lambda r: len(r.pair.question.unknown_terms) / max(len(r.pair.question.terms), 1)),
+    ("question_place", lambda r: float(bool(r.pair.question.places))),
+    ("place_in_title", lambda r: float(any(p in r.pair.candidate.article.title for p in r.pair.question.places))),
+    ("question_period", lambda r: float(bool(r.pair.question.period))),
+    ("period_agrees", lambda r: float(agrees(r.pair.question.period, r.pair.candidate.sentence.in_force))),
+    ("excluded", lambda r: 1.0 - r.allowed / max(r.candidates, 1)),
+    ("asks_number", _kind("number")),
+    ("asks_entity", _kind("entity")),
+    ("asks_how", _kind("how")),
+    ("asks_issue", _kind("issue")),
+)
+ANSWER_FEATURE_NAMES = tuple(name for name, _ in ANSWER_FEATURES)
+
+
+def answer_vector(reading: Reading) -> list[float]:
+    return [feature(reading) for _, feature in ANSWER_FEATURES]

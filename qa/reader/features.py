@@ -1,0 +1,202 @@
+"""Features of a (question, candidate sentence) pair: a named list, one small function each, so a
+feature can be added, ablated and printed by name. Every feature is generic — similarity, term
+statistics, answer-type cues, place/period agreement, position — nothing about one bulletin."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..corpus import ENUMERATION_RE
+from ..periods import agrees
+from ..retrieve import Candidate
+from ..sentences import TermStats
+from .lexicon import lexicon
+from .question import Question
+
+BM25_K1, BM25_B = 1.2, 0.75  # the textbook constants
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_DATE_AFTER = re.compile(r"[年月日号]")
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One candidate seen against the question, with the measures the features are made of."""
+
+    question: Question
+    candidate: Candidate
+    coverage: float  # idf-weighted share of the question's terms the sentence states
+    context_coverage: float  # the same, counting its heading, lead, previous sentence and title too
+    bm25: float
+    overlap: float  # share of the question's content characters the sentence contains
+    novelty: float  # share of the sentence's characters that are not the question's
+    numbers: tuple[str, ...]  # figures in the sentence (dates left out)
+    pool: "Pool"
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Maxima over all candidates of one question, for relative features."""
+
+    dense: float
+    bm25: float
+    coverage: float
+
+
+def pairs(question: Question, candidates: list[Candidate], stats: TermStats) -> list[Pair]:
+    measures = [_measures(question, c, stats) for c in candidates]
+    pool = Pool(
+        dense=max((c.dense for c in candidates), default=0.0),
+        bm25=max((m[2] for m in measures), default=0.0),
+        coverage=max((m[0] for m in measures), default=0.0),
+    )
+    return [Pair(question, c, *m, pool=pool) for c, m in zip(candidates, measures)]
+
+
+def _measures(question: Question, candidate: Candidate, stats: TermStats):
+    sentence = candidate.sentence
+    context = " ".join((sentence.heading, sentence.lead, candidate.previous, candidate.article.title))
+    coverage = _coverage(question, sentence.text, sentence.tokens)
+    context_coverage = _coverage(question, sentence.text + " " + context, sentence.tokens)
+    chars = set(_CJK.findall(sentence.text))
+    overlap = len(question.chars & chars) / len(question.chars) if question.chars else 0.0
+    novelty = len(chars - question.chars) / len(chars) if chars else 0.0
+    numbers = tuple(_figures(sentence.text))
+    return coverage, context_coverage, _bm25(question, sentence.tokens, stats), overlap, novelty, numbers
+
+
+def _coverage(question: Question, text: str, tokens: tuple[str, ...]) -> float:
+    known = {t: w for t, w in question.terms.items() if t not in question.unknown_terms}
+    total = sum(known.values())
+    if not total:
+        return 0.0
+    present = set(tokens)
+    return sum(w for t, w in known.items() if t in present or t in text) / total
+
+
+def _bm25(question: Question, tokens: tuple[str, ...], stats: TermStats) -> float:
+    if not tokens:
+        return 0.0
+    length_norm = BM25_K1 * (1 - BM25_B + BM25_B * len(tokens) / max(stats.average_length, 1.0))
+    score = 0.0
+    for term, idf in question.terms.items():
+        tf = tokens.count(term)
+        if tf:
+            score += idf * tf * (BM25_K1 + 1) / (tf + length_norm)
+    return score
+
+
+def _figures(text: str) -> list[str]:
+    """Figures with their units; years and dates ('2023年', '3月') are not figures."""
+    found = []
+    for match in lexicon().number.finditer(text):
+        figure = match.group(0).strip()
+        after = text[match.end() : match.end() + 1]
+        if not figure or re.fullmatch(r"(?:19|20)\d\d", figure) or (after and _DATE_AFTER.match(after) and re.search(r"\d$", figure)):
+            continue
+        found.append(figure)
+    return found
+
+
+def unit_matches(question: Question, figure: str) -> bool:
+    """Does a figure have the unit the question asks for ('多少家' ↔ '17家', '比例' ↔ '74.1%')?"""
+    unit = question.unit
+    if unit is None:
+        return False
+    if unit == "%":
+        return "%" in figure or "‰" in figure or "倍" in figure
+    if unit == "rank":
+        return False  # ranks are '第3位': see _has_rank
+    if unit == "money":
+        return bool(lexicon().money.search(figure))
+    return figure.endswith(unit) or unit in figure
+
+
+def _has_rank(text: str) -> bool:
+    return bool(re.search(r"第\s*[\d一二三四五六七八九十]+\s*(?:位|名)?", text)) and bool(re.search(r"[居列排位名]", text))
+
+
+def _asks(kind: str) -> Callable[[Pair], float]:
+    return lambda p: float(p.question.kind == kind)
+
+
+def _place_in(text_of: Callable[[Pair], str]) -> Callable[[Pair], float]:
+    return lambda p: float(any(place in text_of(p) for place in p.question.places))
+
+
+def _unit_match(p: Pair) -> float:
+    if p.question.kind != "number":
+        return 0.0
+    if p.question.unit == "rank":
+        return float(_has_rank(p.candidate.sentence.text))
+    return float(any(unit_matches(p.question, figure) for figure in p.numbers))
+
+
+def _entity_cue(p: Pair) -> float:
+    if p.question.kind not in ("entity", "other"):
+        return 0.0
+    text = p.candidate.sentence.text
+    cues = ("、" in text) + ("“" in text or "《" in text) + bool(lexicon().organisation.search(text))
+    return cues / 3
+
+
+def _measure_cue(p: Pair) -> float:
+    if p.question.kind != "how":
+        return 0.0
+    return min(len(lexicon().measure_verbs.findall(p.candidate.sentence.text)), 4) / 4
+
+
+def _enumerated(p: Pair) -> float:
+    sentence = p.candidate.sentence
+    return float(bool(ENUMERATION_RE.match(sentence.text) or (sentence.lead and ENUMERATION_RE.match(sentence.lead))))
+
+
+FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
+    # similarity and retrieval
+    ("dense", lambda p: p.candidate.dense),
+    ("dense_gap", lambda p: p.candidate.dense - p.pool.dense),
+    ("passage_dense", lambda p: p.candidate.hit.dense_score),
+    ("passage_rank", lambda p: 1.0 / p.candidate.hit_rank),
+    ("article_rank", lambda p: 1.0 / p.candidate.article_rank),
+    ("neighbour", lambda p: float(p.candidate.neighbour)),
+    # the question's words in the sentence
+    ("bm25", lambda p: math.log1p(p.bm25)),
+    ("bm25_share", lambda p: p.bm25 / p.pool.bm25 if p.pool.bm25 else 0.0),
+    ("coverage", lambda p: p.coverage),
+    ("coverage_gap", lambda p: p.coverage - p.pool.coverage),
+    ("context_coverage", lambda p: p.context_coverage),
+    ("overlap", lambda p: p.overlap),
+    ("unknown_terms", lambda p: len(p.question.unknown_terms) / max(len(p.question.terms), 1)),
+    # where and when
+    ("question_place", lambda p: float(bool(p.question.places))),
+    ("place_in_sentence", _place_in(lambda p: p.candidate.sentence.text)),
+    ("place_in_title", _place_in(lambda p: p.candidate.article.title)),
+    ("place_in_context", _place_in(lambda p: p.candidate.sentence.heading + p.candidate.sentence.lead + p.candidate.previous)),
+    ("question_period", lambda p: float(bool(p.question.period))),
+    ("period_stated", lambda p: float(agrees(p.question.period, p.candidate.sentence.stated))),
+    ("period_in_force", lambda p: float(agrees(p.question.period, p.candidate.sentence.in_force))),
+    ("period_unknown", lambda p: float(bool(p.question.period) and not p.candidate.sentence.in_force)),
+    # the kind of answer asked for
+    ("asks_number", _asks("number")),
+    ("asks_entity", _asks("entity")),
+    ("asks_how", _asks("how")),
+    ("number_present", lambda p: float(p.question.kind == "number" and bool(p.numbers))),
+    ("unit_match", _unit_match),
+    ("figures", lambda p: min(len(p.numbers), 5) / 5),
+    ("entity_cue", _entity_cue),
+    ("measure_cue", _measure_cue),
+    ("enumerated", _enumerated),
+    # shape and position
+    ("is_lead", lambda p: float(len(p.candidate.sentence.text) <= 32)),
+    ("novelty", lambda p: p.novelty),
+    ("length", lambda p: math.log(len(p.candidate.sentence.text) + 1) / 5),
+    ("position", lambda p: p.candidate.sentence.ordinal / 40),
+    ("opens_paragraph", lambda p: float(not p.candidate.previous)),
+)
+FEATURE_NAMES = tuple(name for name, _ in FEATURES)
+
+
+def vector(pair: Pair) -> list[float]:
+    return [feature(pair) for _, feature in FEATURES]

@@ -1,0 +1,44 @@
+"""The reader's lexicon (lexicon.json): question words, units and types of things, compiled once."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    kinds: tuple[tuple[str, re.Pattern], ...]  # checked in order: the first that matches wins
+    asked_units: dict[str, re.Pattern]
+    number: re.Pattern  # a figure with its unit ('428.73亿元', '17家', '74.1%', '十大')
+    money: re.Pattern
+    generic_regions: frozenset[str]
+    provinces: frozenset[str]
+    organisation: re.Pattern
+    measure_verbs: re.Pattern
+    stop_terms: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    data = json.loads(resources.files("qa.reader").joinpath("lexicon.json").read_text(encoding="utf-8"))
+    units = data["number_units"]
+    number = re.compile(
+        r"(?:约|近|超|逾|超过|突破)?\d[\d,.]*(?:\s*[—~～\-]\s*\d[\d,.]*)?\s*"
+        rf"(?:%|‰|万亿|亿|万|千|百)?(?:{data['money_units']}|{units})?(?:以上|左右|余)?"
+        rf"|(?<!第){data['written_counts']}"
+    )
+    return Lexicon(
+        kinds=tuple((name, re.compile(pattern)) for name, pattern in data["kinds"].items()),
+        asked_units={name: re.compile(pattern) for name, pattern in data["asked_units"].items()},
+        number=number,
+        money=re.compile(data["money_units"]),
+        generic_regions=frozenset(data["generic_regions"]),
+        provinces=frozenset(data["provinces"]),
+        organisation=re.compile(data["organisation_suffixes"]),
+        measure_verbs=re.compile(data["measure_verbs"]),
+        stop_terms=frozenset(data["stop_terms"]),
+    )

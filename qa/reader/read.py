@@ -1,0 +1,178 @@
+"""Candidates → Answer. The place and period a question names are hard constraints; the sentence
+model picks the sentence, the span model the clauses, the answer model says how likely the
+answer shown is right (the confidence); below the threshold the answer is "not found", with the
+same metric for another period cited beside it when the bulletins have one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..periods import conflicts, period_label
+from ..retrieve import Candidate
+from ..schema import Answer, Citation, Hit, Period, PeriodNote
+from ..sentences import TermStats
+from .confidence import Reading, answer_vector
+from .features import Pair, pairs, vector
+from .model import Weights
+from .question import Question, required_places
+from .spans import Window, highlight, span_pairs, span_vector
+
+NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
+FOUND = "答案摘自简报原文。"
+SUPPORT_FROM = 0.5  # another article's sentence this likely to hold the same figure supports it
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the reader chose for a question, before the found / not-found decision."""
+
+    reading: Reading
+    window: Window
+    slot: tuple[int, int]
+    confidence: float
+    scored: list[tuple[float, Pair]]  # every allowed candidate with its sentence score
+
+
+def allowed(question: Question, candidate: Candidate) -> bool:
+    """The hard constraints: the article names the question's place(s); the sentence is not
+    about another period than the one asked."""
+    places = required_places(question)
+    if places:
+        named = [p in candidate.article.title or p in candidate.article.text for p in places]
+        if not (any(named) if question.places_any else all(named)):
+            return False
+    return not conflicts(question.period, candidate.sentence.in_force)
+
+
+def choose(question: Question, candidates: list[Candidate], stats: TermStats, weights: Weights) -> Choice | None:
+    paired = pairs(question, candidates, stats)
+    if not paired:
+        return None
+    scores = weights.sentence.scores(np.array([vector(p) for p in paired]))
+    scored = [(float(s), p) for s, p in zip(scores, paired) if allowed(question, p.candidate)]
+    if not scored:
+        return None
+    scored.sort(key=lambda item: -item[0])
+    best_score, best = scored[0]
+    sentence = best.candidate.sentence
+    runner_up = next((s for s, p in scored[1:] if (p.candidate.article.id, p.candidate.sentence.paragraph)
+                      != (best.candidate.article.id, sentence.paragraph)), best_score - 5.0)
+    spans = span_pairs(question, best.candidate)
+    span_probabilities = weights.span.probabilities(np.array([span_vector(s) for s in spans]))
+    pick = int(np.argmax(span_probabilities))
+    window = spans[pick].window
+    reading = Reading(best, best_score, runner_up, float(span_probabilities[pick]), len(paired), len(scored),
+                      question.kind)
+    confidence = float(weights.answer.probabilities(np.array([answer_vector(reading)]))[0])
+    return Choice(reading, window, highlight(question, window), confidence, scored)
+
+
+def read(question: Question, candidates: list[Candidate], stats: TermStats, hits: list[Hit], weights: Weights) -> Answer:
+    choice = choose(question, candidates, stats, weights)
+    if choice is None or choice.confidence < weights.not_found_below:
+        return _not_found(question, candidates, stats, hits, weights, choice)
+    best = choice.reading.pair.candidate
+    citation = citation_of(best.hit, best)
+    supporting = _supporting(choice)
+    text, start, end = choice.window.text, choice.window.start, choice.window.end
+    if question.kind == "issue":
+        text = best.article.title if question.wants_title else f"{best.issue_label} · {best.article.title}"
+    return Answer(
+        question=question.text,
+        found=True,
+        message=FOUND,
+        text=text,
+        start=start,
+        end=end,
+        highlight_start=choice.slot[0],
+        highlight_end=choice.slot[1],
+        confidence=round(choice.confidence, 3),
+        confidence_words=weights.words_for(choice.confidence),
+        citation=citation,
+        supporting=supporting,
+        related=_related(hits, candidates, {citation.article_id} | {c.article_id for c in supporting}),
+    )
+
+
+def citation_of(hit: Hit, candidate: Candidate, start: int | None = None, end: int | None = None) -> Citation:
+    return Citation(
+        issue_id=candidate.article.issue_id,
+        issue_label=candidate.issue_label,
+        issue_source=candidate.issue_source,
+        article_id=candidate.article.id,
+        article_title=candidate.article.title,
+        passage=hit.chunk.text if start is None else candidate.article.text[start:end],
+        start=hit.chunk.start if start is None else start,
+        end=hit.chunk.end if end is None else end,
+        score=round(hit.score, 4),
+    )
+
+
+def _supporting(choice: Choice) -> tuple[Citation, ...]:
+    """Other articles whose sentence states the same: the slot itself (the figure, the names)."""
+    best = choice.reading.pair.candidate
+    slot = best.article.text[choice.slot[0] : choice.slot[1]]
+    if len(slot) < 2:
+        return ()
+    found: dict[str, Citation] = {}
+    for score, pair in choice.scored[1:]:
+        other = pair.candidate
+        if other.article.id == best.article.id or other.article.id in found or score < _logit(SUPPORT_FROM):
+            continue
+        if slot in other.sentence.text:
+            found[other.article.id] = citation_of(other.hit, other, other.sentence.start, other.sentence.end)
+    return tuple(found.values())
+
+
+def _related(hits: list[Hit], candidates: list[Candidate], cited: set[str]) -> tuple[Citation, ...]:
+    """The rest of what retrieval found, one passage per article, for 'see also'."""
+    by_article = {c.article.id: c for c in candidates}
+    related: dict[str, Citation] = {}
+    for hit in hits:
+        article_id = hit.chunk.article_id
+        if article_id in cited or article_id in related or article_id not in by_article:
+            continue
+        related[article_id] = citation_of(hit, by_article[article_id])
+    return tuple(related.values())
+
+
+def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
+    note = _other_period(question, candidates, stats, weights)
+    message = NOT_FOUND
+    if note is not None:
+        message = f"简报中没有{note.asked}的数字；{note.stated}为：{note.text}"
+    elif required_places(question) and not any(allowed(question, c) for c in candidates):
+        message = f"简报中没有找到关于{'、'.join(required_places(question))}的这项内容。"
+    return Answer(
+        question=question.text,
+        found=False,
+        message=message,
+        confidence=round(choice.confidence, 3) if choice else 0.0,
+        confidence_words=weights.words_for(choice.confidence) if choice else weights.words_for(0.0),
+        related=_related(hits, candidates, set()),
+        other_period=note,
+    )
+
+
+def _other_period(question: Question, candidates: list[Candidate], stats: TermStats, weights: Weights) -> PeriodNote | None:
+    """When the question asks for a period, the same metric stated for another period."""
+    if not question.period:
+        return None
+    unbounded = replace(question, period=Period())
+    others = [c for c in candidates if allowed(unbounded, c) and conflicts(question.period, c.sentence.in_force)]
+    choice = choose(unbounded, others, stats, weights) if others else None
+    if choice is None or choice.confidence < weights.other_period_from:
+        return None
+    best = choice.reading.pair.candidate
+    return PeriodNote(
+        asked=period_label(question.period),
+        stated=period_label(best.sentence.in_force),
+        text=choice.window.text,
+        citation=citation_of(best.hit, best, choice.window.start, choice.window.end),
+    )
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
