@@ -183,5 +183,28 @@ def evaluate(obj: _Context, questions_file, mode, as_json):
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
 
 
+@main.command()
+@click.option("--data", "data_dir", type=_PATH, default=Path("train/questions"), show_default=True,
+              help="Folder of labelled question files (*.jsonl).")
+@click.option("--bulletins", "bulletin_dirs", type=_PATH, multiple=True,
+              help="Bulletin folders to index for training (default: the seeds and train/bulletins).")
+@click.option("--output", type=_PATH, help="Where to write the weights (default: the package's weights.json).")
+@click.pass_obj
+def train(obj: _Context, data_dir, bulletin_dirs, output):
+    """Retrain the reader from labelled questions; print leave-one-bulletin-out figures."""
+    from .evaluate import format_report
+    from .reader.model import weights_path
+
+    try:
+        from .reader.train import train as run_train
+    except ImportError as exc:
+        raise click.ClickException(f"training needs scikit-learn ({exc}): pip install -e '.[train]'") from None
+    folders = list(bulletin_dirs) or [obj.settings.seeds_dir, Path("train/bulletins")]
+    target = output or weights_path()
+    weights, report = _run(lambda: run_train(obj.settings, data_dir, [f for f in folders if f.is_dir()], target))
+    click.echo(format_report(report, misses=False))
+    click.echo(f"Wrote {target} ({weights.version}); not found below confidence {weights.not_found_below:.3f}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
-from .answer import answer as extract_answer
 from .config import Settings
 from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .embed import Embedder, load_embedder
 from .errors import NotFound
 from .index import Snapshot, current_build_id, load_snapshot
-from .questions import analyse, resolve_follow_up
-from .reader.question import parse_question
+from .reader import Weights, load_weights, read
+from .reader.question import parse_question, resolve_follow_up
 from .retrieve import QueryEncoder, candidates, search
 from .schema import Answer, Article, Issue
 
@@ -76,9 +75,10 @@ class BulletinEngine:
     """Answers from the current build; a request keeps the snapshot it started with, so a
     switch to a new build never disturbs requests in flight."""
 
-    def __init__(self, settings: Settings, embedder: Embedder):
+    def __init__(self, settings: Settings, embedder: Embedder, weights: Weights | None = None):
         self.settings = settings
         self.embedder = embedder
+        self._weights = weights
         self.encode = QueryEncoder(embedder)
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -107,6 +107,13 @@ class BulletinEngine:
         finally:
             self._lock.release()
 
+    @property
+    def weights(self) -> Weights:
+        """The reader's trained weights, loaded on first use (training needs an engine before any)."""
+        if self._weights is None:
+            self._weights = load_weights()
+        return self._weights
+
     def prepare(self, text: str, *, mode: str = "hybrid", issue_id: str | None = None, snapshot: Snapshot | None = None):
         """The parsed question, the retrieved passages and the reader's candidate sentences."""
         snapshot = snapshot or self.snapshot()
@@ -121,10 +128,11 @@ class BulletinEngine:
             snapshot = self.snapshot(wait=True)
             if snapshot.issue(issue_id) is None:
                 raise NotFound(f"没有这一期：{issue_id}")
-        text = resolve_follow_up(question.strip(), [turn.question for turn in history], snapshot)
-        parsed = analyse(snapshot, text)
-        hits = search(snapshot, self.encode, text, top_k=top_k, mode=mode, issue_id=issue_id or parsed.issue_id)
-        return extract_answer(snapshot, parsed, hits)
+        asked = question.strip()
+        text = resolve_follow_up(asked, [turn.question for turn in history], snapshot.tokenizer)
+        parsed, hits, found = self.prepare(text, mode=mode, issue_id=issue_id, snapshot=snapshot)
+        answer = read(parsed, found, snapshot.evidence.stats, hits[:top_k], self.weights)
+        return replace(answer, question=asked, resolved_question=text if text != asked else None)
 
     def issues(self) -> list[Issue]:
         return list(self.snapshot().issues)
@@ -151,6 +159,6 @@ class BulletinEngine:
         )
 
 
-def open_engine(settings: Settings, embedder: Embedder | None = None) -> BulletinEngine:
-    """An engine over settings.index_dir; the model loads once, here."""
-    return BulletinEngine(settings, embedder or load_embedder(settings))
+def open_engine(settings: Settings, embedder: Embedder | None = None, weights: Weights | None = None) -> BulletinEngine:
+    """An engine over settings.index_dir; the model and the reader's weights load once, here."""
+    return BulletinEngine(settings, embedder or load_embedder(settings), weights)

@@ -1,14 +1,19 @@
-"""`qa eval`: recall@1/@5, answer accuracy, no-answer accuracy and false rejects on a JSONL file of
-questions in the format of the dev set ({question, answer, article, type, also?})."""
+"""`qa eval`: how well answers hold on a JSONL file of labelled questions (the dev/val/training
+shape: {id, question, type, file, article, answer, evidence, also?}). Overall, by kind and by
+source file: recall@1/5, answer accuracy, tight accuracy, no-answer accuracy, false rejects,
+precision at confidence ≥ 0.8, and the confidence's AUROC."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from .errors import BadQuestion
+from .reader.gold import answerable, squash
+
+TIGHT_SLACK = 20  # a tight answer is no longer than the gold evidence + this many characters
+HIGH_CONFIDENCE = 0.8
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -26,72 +31,112 @@ def load_questions(path: Path) -> list[dict]:
     return rows
 
 
-def _squash(text: str | None) -> str:
-    return re.sub(r"\s+", "", text or "")
-
-
-def _judge(row: dict, result) -> dict:
-    gold_titles = {_squash(row.get("article"))} | {_squash(a.get("article")) for a in row.get("also") or []}
+def judge(row: dict, result) -> dict:
+    """One question's outcome. Correct: the gold answer (whitespace ignored) is inside the answer
+    text — for issue questions, the issue label or title of the answer's article."""
+    gold_titles = {squash(row.get("article"))} | {squash(a.get("article")) for a in row.get("also") or []}
     gold_titles.discard("")
-    cited = [_squash(c.article_title) for c in result.citations]
-    answerable = row.get("type") != "unanswerable" and row.get("answer") is not None
-    judged = {"id": row.get("id"), "type": row.get("type", "other"), "question": row["question"],
-              "answerable": answerable, "found": result.found, "answer": result.text}
-    if answerable:
-        judged["hit@1"] = bool(cited[:1]) and cited[0] in gold_titles
-        judged["hit@5"] = any(t in gold_titles for t in cited[:5])
-        gold = _squash(row["answer"])
-        correct = result.found and gold in _squash(result.text)
-        if row.get("type") == "issue" and result.citations:
-            top = result.citations[0]
-            correct = correct or gold in (_squash(top.issue_label), _squash(top.article_title))
-        judged["correct"] = bool(correct)
-        judged["false_reject"] = not result.found
-    else:
+    cited = [squash(c.article_title) for c in result.citations]
+    judged = {"id": row.get("id"), "type": row.get("type", "other"), "file": row.get("file"),
+              "question": row["question"], "answerable": answerable(row), "found": result.found,
+              "answer": result.text, "confidence": result.confidence, "message": result.message}
+    if not answerable(row):
         judged["correct"] = not result.found
+        return judged
+    gold = squash(row["answer"])
+    correct = result.found and gold in squash(result.text)
+    if row.get("type") == "issue" and result.found and result.citation is not None:
+        correct = correct or gold in (squash(result.citation.issue_label), squash(result.citation.article_title))
+    judged.update({
+        "hit@1": bool(cited[:1]) and cited[0] in gold_titles,
+        "hit@5": any(t in gold_titles for t in cited[:5]),
+        "correct": bool(correct),
+        "tight": bool(correct) and len(squash(result.text)) <= len(squash(row.get("evidence"))) + TIGHT_SLACK,
+        "false_reject": not result.found,
+    })
     return judged
 
 
 def evaluate(engine, rows: list[dict], mode: str = "hybrid") -> dict:
-    judged = [_judge(row, engine.ask(row["question"], mode=mode)) for row in rows]
-    answerable = [j for j in judged if j["answerable"]]
-    unanswerable = [j for j in judged if not j["answerable"]]
+    return summarize([judge(row, engine.ask(row["question"], mode=mode)) for row in rows], mode)
 
-    def share(items, key):
-        return round(sum(1 for j in items if j[key]) / len(items), 3) if items else None
 
-    by_type = defaultdict(list)
+def summarize(judged: list[dict], mode: str = "hybrid") -> dict:
+    by_type, by_file = defaultdict(list), defaultdict(list)
     for j in judged:
         by_type[j["type"]].append(j)
+        by_file[j["file"] or "(none)"].append(j)
     return {
         "mode": mode,
         "questions": len(judged),
-        "recall@1": share(answerable, "hit@1"),
-        "recall@5": share(answerable, "hit@5"),
-        "answer_accuracy": share(answerable, "correct"),
-        "no_answer_accuracy": share(unanswerable, "correct"),
-        "false_reject_rate": share(answerable, "false_reject"),
-        "by_type": {t: {"n": len(items), "correct": share(items, "correct")} for t, items in sorted(by_type.items())},
-        "misses": [j for j in judged if not j["correct"] or (j["answerable"] and not j["hit@5"])],
+        **figures(judged),
+        "by_type": {t: figures(items) for t, items in sorted(by_type.items())},
+        "by_file": {f: figures(items) for f, items in sorted(by_file.items())},
+        "misses": [j for j in judged if not j["correct"]],
     }
 
 
-def format_report(report: dict) -> str:
-    def pct(value):
-        return "—" if value is None else f"{value:.1%}"
+def figures(judged: list[dict]) -> dict:
+    answerable_ = [j for j in judged if j["answerable"]]
+    unanswerable = [j for j in judged if not j["answerable"]]
+    shown = [j for j in judged if j["found"]]
+    confident = [j for j in shown if j["confidence"] >= HIGH_CONFIDENCE]
+    right = [j["answerable"] and j["correct"] for j in judged]
+    return {
+        "n": len(judged),
+        "recall@1": _share(answerable_, "hit@1"),
+        "recall@5": _share(answerable_, "hit@5"),
+        "answer_accuracy": _share(answerable_, "correct"),
+        "tight_accuracy": _share(answerable_, "tight"),
+        "no_answer_accuracy": _share(unanswerable, "correct"),
+        "false_reject_rate": _share(answerable_, "false_reject"),
+        "answered": len(shown),
+        "precision@0.8": _rate([j["answerable"] and j["correct"] for j in confident]),
+        "answered@0.8": len(confident),
+        "auroc": auroc([j["confidence"] for j in judged], right),
+    }
 
-    lines = [
-        f"mode {report['mode']} · {report['questions']} questions",
-        f"  recall@1            {pct(report['recall@1'])}",
-        f"  recall@5            {pct(report['recall@5'])}",
-        f"  answer accuracy     {pct(report['answer_accuracy'])}",
-        f"  no-answer accuracy  {pct(report['no_answer_accuracy'])}",
-        f"  false-reject rate   {pct(report['false_reject_rate'])}",
-        "  by type: " + ", ".join(f"{t} {pct(v['correct'])} ({v['n']})" for t, v in report["by_type"].items()),
-    ]
-    if report["misses"]:
-        lines.append("  misses:")
+
+def _share(items: list[dict], key: str) -> float | None:
+    return _rate([bool(j.get(key)) for j in items])
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 3) if flags else None
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float | None:
+    """Probability that a right answer has a higher confidence than a wrong one (ties count ½)."""
+    right = [s for s, y in zip(scores, labels) if y]
+    wrong = [s for s, y in zip(scores, labels) if not y]
+    if not right or not wrong:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return round(wins / (len(right) * len(wrong)), 3)
+
+
+def format_report(report: dict, misses: bool = True) -> str:
+    def pct(value):
+        return "   —" if value is None else f"{value:5.1%}"
+
+    def num(value):
+        return "   —" if value is None else f"{value:5.3f}"
+
+    header = (f"{'':18}{'n':>4} {'rec@1':>6} {'rec@5':>6} {'answer':>6} {'tight':>6} {'no-ans':>6} "
+              f"{'f-rej':>6} {'p@0.8':>6} {'auroc':>6}")
+
+    def line(name: str, f: dict) -> str:
+        return (f"{name[:18]:18}{f['n']:>4} {pct(f['recall@1']):>6} {pct(f['recall@5']):>6} "
+                f"{pct(f['answer_accuracy']):>6} {pct(f['tight_accuracy']):>6} {pct(f['no_answer_accuracy']):>6} "
+                f"{pct(f['false_reject_rate']):>6} {pct(f['precision@0.8']):>6} {num(f['auroc']):>6}")
+
+    lines = [f"mode {report['mode']} · {report['questions']} questions", header, line("all", report)]
+    lines += [line(f"  {kind}", f) for kind, f in report["by_type"].items()]
+    if len(report["by_file"]) > 1:
+        lines += [line(f"  {name}", f) for name, f in report["by_file"].items()]
+    if misses and report["misses"]:
+        lines.append("misses:")
         for miss in report["misses"]:
-            got = miss["answer"] if miss["found"] else "(not found)"
-            lines.append(f"    {miss['id']} [{miss['type']}] {miss['question']} → {got}")
+            got = miss["answer"] if miss["found"] else f"(not found: {miss['message']})"
+            lines.append(f"  {miss['id']} [{miss['type']}] {miss['question']} → {got} ({miss['confidence']:.2f})")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Snapshot
-from .schema import Article, Hit
+from .schema import Article, Hit, Period
 from .sentences import ArticleContext, Sentence
 
 RRF_K = 20  # small corpus: a low constant lets the top ranks of each list count
@@ -125,6 +125,7 @@ class Candidate:
     hit_rank: int  # 1-based rank of that passage
     article_rank: int  # 1-based rank of its article among the retrieved ones
     neighbour: bool  # outside the passage, adjacent to it
+    article_period: Period  # the period the article opens with ('2023年，宁夏…'), often in force throughout
 
 
 def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[Candidate]:
@@ -158,6 +159,14 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
             sentence=sentence, article=article, issue_label=issue.label, issue_source=issue.source,
             context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
             dense=float(score), hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
-            neighbour=neighbour,
+            neighbour=neighbour, article_period=_opening_period(snapshot, sentence.article_id),
         ))
     return found
+
+
+def _opening_period(snapshot: Snapshot, article_id: str) -> Period:
+    """The first period stated in the article's first paragraph."""
+    sentences = snapshot.evidence.sentences
+    rows = snapshot.sentence_rows.get(article_id, range(0))
+    first = next((sentences[r].paragraph for r in rows), None)
+    return next((sentences[r].stated for r in rows if sentences[r].paragraph == first and sentences[r].stated), Period())

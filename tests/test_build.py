@@ -15,7 +15,6 @@ import pytest
 from filelock import FileLock
 
 import qa.index
-from qa.answer import answer as extract_answer
 from qa.build import add_bulletins, build, load_corpus, remove_issue
 from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
@@ -27,8 +26,7 @@ from qa.errors import BadBulletin, BuildLocked, IndexMismatch, IndexNotReady, No
 from qa.keywords import KeywordTokenizer
 from qa.sentences import evidence_units, sentence_embedding_text
 from qa.index import FORMAT_VERSION, TEMP_PREFIX, clean_up, current_build_id, load_snapshot, switch_to
-from qa.questions import analyse
-from qa.retrieve import QueryEncoder, search
+from qa.reader import read
 
 from conftest import make_seeds
 from helpers_process import HEADERLESS_BULLETIN, NEW_ANSWER, NEW_BULLETIN, NEW_ISSUE_ID, NEW_QUESTION
@@ -546,9 +544,10 @@ def test_a_build_failing_midway_leaves_the_old_build_serving(fresh_settings, mon
     assert load_snapshot(index_dir).build_id == current_build_id(index_dir)
 
 
-def _answer_from(snapshot, encode: QueryEncoder, question: str):
+def _answer_from(engine, snapshot, question: str):
     """Answer from one fixed snapshot, the way a request already in flight does."""
-    return extract_answer(snapshot, analyse(snapshot, question), search(snapshot, encode, question))
+    parsed, hits, found = engine.prepare(question, snapshot=snapshot)
+    return read(parsed, found, snapshot.evidence.stats, hits[:5], engine.weights)
 
 
 def test_the_engine_reloads_a_new_build_while_an_old_snapshot_keeps_answering(fresh_settings, new_bulletin):
@@ -567,8 +566,8 @@ def test_the_engine_reloads_a_new_build_while_an_old_snapshot_keeps_answering(fr
 
     # The snapshot taken before the switch is untouched and still answers from the old build.
     assert old_snapshot.issue(NEW_ISSUE_ID) is None
-    assert _answered_from(_answer_from(old_snapshot, engine.encode, YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
-    stale = _answer_from(old_snapshot, engine.encode, NEW_QUESTION)
+    assert _answered_from(_answer_from(engine, old_snapshot, YUNSHAN_QUESTION), "2024-03", YUNSHAN_ANSWER)
+    stale = _answer_from(engine, old_snapshot, NEW_QUESTION)
     assert all(citation.issue_id != NEW_ISSUE_ID for citation in stale.citations)
 
 

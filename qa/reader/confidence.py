@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from ..periods import agrees
-from .features import Pair
+from ..periods import agrees, conflicts
+from .features import Pair, _unit_match, places_near
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,10 @@ ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
     ("unknown_terms", lambda r: len(r.pair.question.unknown_terms) / max(len(r.pair.question.terms), 1)),
     ("question_place", lambda r: float(bool(r.pair.question.places))),
     ("place_in_title", lambda r: float(any(p in r.pair.candidate.article.title for p in r.pair.question.places))),
+    ("places_near", lambda r: places_near(r.pair)),
+    ("unit_match", lambda r: _unit_match(r.pair)),
+    ("period_opening_conflict", lambda r: float(not r.pair.candidate.sentence.in_force
+                                                and conflicts(r.pair.question.period, r.pair.candidate.article_period))),
     ("question_period", lambda r: float(bool(r.pair.question.period))),
     ("period_agrees", lambda r: float(agrees(r.pair.question.period, r.pair.candidate.sentence.in_force))),
     ("excluded", lambda r: 1.0 - r.allowed / max(r.candidates, 1)),

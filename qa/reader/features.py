@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..corpus import ENUMERATION_RE
-from ..periods import agrees
+from ..periods import agrees, conflicts
 from ..retrieve import Candidate
 from ..sentences import TermStats
 from .lexicon import lexicon
-from .question import Question
+from .question import Question, required_places
 
 BM25_K1, BM25_B = 1.2, 0.75  # the textbook constants
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -33,6 +33,7 @@ class Pair:
     overlap: float  # share of the question's content characters the sentence contains
     novelty: float  # share of the sentence's characters that are not the question's
     numbers: tuple[str, ...]  # figures in the sentence (dates left out)
+    dense_rank: int  # 1-based rank of its cosine among the candidates
     pool: "Pool"
 
 
@@ -41,6 +42,7 @@ class Pool:
     """Maxima over all candidates of one question, for relative features."""
 
     dense: float
+    passage_dense: float
     bm25: float
     coverage: float
 
@@ -49,10 +51,13 @@ def pairs(question: Question, candidates: list[Candidate], stats: TermStats) -> 
     measures = [_measures(question, c, stats) for c in candidates]
     pool = Pool(
         dense=max((c.dense for c in candidates), default=0.0),
+        passage_dense=max((c.hit.dense_score for c in candidates), default=0.0),
         bm25=max((m[2] for m in measures), default=0.0),
         coverage=max((m[0] for m in measures), default=0.0),
     )
-    return [Pair(question, c, *m, pool=pool) for c, m in zip(candidates, measures)]
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].dense)
+    ranks = {i: rank for rank, i in enumerate(order, start=1)}
+    return [Pair(question, c, *m, dense_rank=ranks[i], pool=pool) for i, (c, m) in enumerate(zip(candidates, measures))]
 
 
 def _measures(question: Question, candidate: Candidate, stats: TermStats):
@@ -111,7 +116,7 @@ def unit_matches(question: Question, figure: str) -> bool:
         return False  # ranks are '第3位': see _has_rank
     if unit == "money":
         return bool(lexicon().money.search(figure))
-    return figure.endswith(unit) or unit in figure
+    return any(figure.endswith(u) for u in lexicon().unit_groups.get(unit, {unit}))
 
 
 def _has_rank(text: str) -> bool:
@@ -124,6 +129,17 @@ def _asks(kind: str) -> Callable[[Pair], float]:
 
 def _place_in(text_of: Callable[[Pair], str]) -> Callable[[Pair], float]:
     return lambda p: float(any(place in text_of(p) for place in p.question.places))
+
+
+def places_near(p: Pair) -> float:
+    """Share of the places the answer must be about that the sentence, its heading, lead,
+    previous sentence or title names (a district named only elsewhere in the article is not)."""
+    places = required_places(p.question)
+    if not places:
+        return 1.0
+    sentence, candidate = p.candidate.sentence, p.candidate
+    near = " ".join((sentence.text, sentence.heading, sentence.lead, candidate.previous, candidate.article.title))
+    return sum(place in near for place in places) / len(places)
 
 
 def _unit_match(p: Pair) -> float:
@@ -155,9 +171,10 @@ def _enumerated(p: Pair) -> float:
 
 FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     # similarity and retrieval
-    ("dense", lambda p: p.candidate.dense),
+    # (relative to the other candidates: raw cosines differ from one embedding model to another)
     ("dense_gap", lambda p: p.candidate.dense - p.pool.dense),
-    ("passage_dense", lambda p: p.candidate.hit.dense_score),
+    ("dense_rank", lambda p: 1.0 / p.dense_rank),
+    ("passage_dense_gap", lambda p: p.candidate.hit.dense_score - p.pool.passage_dense),
     ("passage_rank", lambda p: 1.0 / p.candidate.hit_rank),
     ("article_rank", lambda p: 1.0 / p.candidate.article_rank),
     ("neighbour", lambda p: float(p.candidate.neighbour)),
@@ -174,10 +191,13 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("place_in_sentence", _place_in(lambda p: p.candidate.sentence.text)),
     ("place_in_title", _place_in(lambda p: p.candidate.article.title)),
     ("place_in_context", _place_in(lambda p: p.candidate.sentence.heading + p.candidate.sentence.lead + p.candidate.previous)),
+    ("places_near", places_near),
     ("question_period", lambda p: float(bool(p.question.period))),
     ("period_stated", lambda p: float(agrees(p.question.period, p.candidate.sentence.stated))),
     ("period_in_force", lambda p: float(agrees(p.question.period, p.candidate.sentence.in_force))),
     ("period_unknown", lambda p: float(bool(p.question.period) and not p.candidate.sentence.in_force)),
+    ("period_opening_conflict", lambda p: float(not p.candidate.sentence.in_force
+                                                and conflicts(p.question.period, p.candidate.article_period))),
     # the kind of answer asked for
     ("asks_number", _asks("number")),
     ("asks_entity", _asks("entity")),
@@ -186,8 +206,16 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("unit_match", _unit_match),
     ("figures", lambda p: min(len(p.numbers), 5) / 5),
     ("entity_cue", _entity_cue),
+    ("focus", lambda p: float(bool(p.question.focus) and p.question.focus in p.candidate.sentence.text)),
     ("measure_cue", _measure_cue),
     ("enumerated", _enumerated),
+    # restating the question is not answering it
+    ("restates", lambda p: p.coverage * (1.0 - p.novelty)),
+    ("novel_chars", lambda p: math.log1p(p.novelty * len(set(_CJK.findall(p.candidate.sentence.text)))) / 4),
+    ("context_gain", lambda p: max(0.0, p.context_coverage - p.coverage)),
+    ("how_context_gain", lambda p: float(p.question.kind == "how") * max(0.0, p.context_coverage - p.coverage)),
+    ("how_lead", lambda p: float(p.question.kind == "how" and len(p.candidate.sentence.text) <= 32)),
+    ("number_coverage", lambda p: float(p.question.kind == "number") * p.coverage),
     # shape and position
     ("is_lead", lambda p: float(len(p.candidate.sentence.text) <= 32)),
     ("novelty", lambda p: p.novelty),

@@ -20,6 +20,7 @@ class Lexicon:
     organisation: re.Pattern
     measure_verbs: re.Pattern
     stop_terms: frozenset[str]
+    unit_groups: dict[str, frozenset[str]]  # a counting unit → the units a text may use for it
 
 
 @lru_cache(maxsize=1)
@@ -41,4 +42,13 @@ def lexicon() -> Lexicon:
         organisation=re.compile(data["organisation_suffixes"]),
         measure_verbs=re.compile(data["measure_verbs"]),
         stop_terms=frozenset(data["stop_terms"]),
+        unit_groups=_unit_groups(data["unit_groups"]),
     )
+
+
+def _unit_groups(groups: list[list[str]]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for group in groups:
+        for unit in group:
+            found.setdefault(unit, {unit}).update(group)
+    return {unit: frozenset(units) for unit, units in found.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..keywords import KeywordTokenizer, place_stem
 from ..periods import find_period
@@ -29,6 +30,7 @@ class Question:
     unit: str | None  # rank | % | money | a counting unit such as 家 | None
     wants_title: bool
     chars: frozenset[str]  # content characters, for overlap with paraphrased sentences
+    focus: str | None = None  # the kind of thing asked for: '什么制度' → '制度', '哪个开发区' → '开发区'
 
 
 def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> Question:
@@ -45,8 +47,8 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
     terms: dict[str, float] = {}
     unknown: set[str] = set()
     for token in tokenizer.tokens(text):
-        if token in words.stop_terms or _is_place_or_period(token, places) or not _CJK.search(token) and not token.isalnum():
-            continue
+        if len(token) < 2 or token in words.stop_terms or _is_place_or_period(token, places):
+            continue  # a single character is a function word ('让', '给') far more often than a term
         if re.fullmatch(r"(?:19|20)\d\d", token) or re.fullmatch(r"\d+", token):
             continue
         terms[token] = stats.idf(token)
@@ -64,7 +66,22 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
         unit=_asked_unit(text),
         wants_title=bool(_WANTS_TITLE.search(text)),
         chars=frozenset(_content_chars(text, places, words.stop_terms)),
+        focus=_focus(text, tokenizer),
     )
+
+
+_FOCUS_RE = re.compile(r"(?:什么|哪些|哪个|哪家|哪所|哪几[个家项类所条]?|哪一[个家项类]?|哪两[个家]?|哪[两三四五]个|啥|怎样的|什么样的?)([\u4e00-\u9fff]{2,8})")
+
+
+def _focus(text: str, tokenizer: KeywordTokenizer) -> str | None:
+    """The noun right after the question word: the type of the answer ('什么管理办法' → '办法')."""
+    match = _FOCUS_RE.search(text)
+    if not match:
+        return None
+    words = tokenizer.words(match.group(1))
+    if not words or len(words[0]) < 2:
+        return None
+    return words[0] if len(words[0]) <= 3 else words[0][-2:]
 
 
 def required_places(question: Question) -> tuple[str, ...]:
@@ -102,3 +119,21 @@ def _content_chars(text: str, places: dict[str, None], stop_terms: frozenset[str
     for word in sorted(stop_terms | set(places), key=len, reverse=True):
         text = text.replace(word, " ")
     return set(_CJK.findall(text))
+
+
+_FOLLOW_UP_RE = re.compile(r"^(?:那么?|还有|再问一下)?\s*(.{1,12}?)\s*(?:呢|怎么样|如何|的情况)?[？?。!！]*$")
+
+
+def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordTokenizer) -> str:
+    """'那南京呢？' after '宁夏有多少家孵化器？' → '南京有多少家孵化器？'."""
+    if not history:
+        return text
+    match = _FOLLOW_UP_RE.match(text.strip())
+    if not match or len(text.strip()) > 14:
+        return text
+    subject = match.group(1).strip()
+    previous = history[-1]
+    for word, tag in tokenizer.tagged(previous):
+        if tag == "ns" and place_stem(word) not in subject:
+            return previous.replace(word, subject, 1)
+    return f"{subject}{previous}"

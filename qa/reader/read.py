@@ -60,7 +60,9 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     runner_up = next((s for s, p in scored[1:] if (p.candidate.article.id, p.candidate.sentence.paragraph)
                       != (best.candidate.article.id, sentence.paragraph)), best_score - 5.0)
     spans = span_pairs(question, best.candidate)
-    span_probabilities = weights.span.probabilities(np.array([span_vector(s) for s in spans]))
+    span_scores = weights.span.scores(np.array([span_vector(s) for s in spans]))
+    span_probabilities = np.exp(span_scores - span_scores.max())
+    span_probabilities /= span_probabilities.sum()  # the windows of one sentence compete
     pick = int(np.argmax(span_probabilities))
     window = spans[pick].window
     reading = Reading(best, best_score, runner_up, float(span_probabilities[pick]), len(paired), len(scored),

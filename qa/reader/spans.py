@@ -14,7 +14,7 @@ from .lexicon import lexicon
 from .question import Question
 
 MAX_SPAN_CHARS = 160
-MAX_CLAUSES = 4
+MAX_CLAUSES = 2
 _OPENERS, _CLOSERS = "“《（(「『【", "”》）)」』】"
 _CLAUSE_BREAKS = "，,：:"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -30,6 +30,7 @@ class Window:
     clauses: int
     first: bool  # begins where the sentence begins
     last: bool  # ends where the sentence ends
+    span: tuple[int, int] = (0, 0)  # its first and last clause, by index in the sentence
 
 
 def clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -65,7 +66,7 @@ def windows(candidate: Candidate) -> list[Window]:
             start, end = parts[i][0], parts[j][1]
             if end - start > MAX_SPAN_CHARS and j > i:
                 break
-            found.append(Window(start, end, text[start:end], j - i + 1, i == 0, j == len(parts) - 1))
+            found.append(Window(start, end, text[start:end], j - i + 1, i == 0, j == len(parts) - 1, (i, j)))
     return found
 
 
@@ -74,17 +75,24 @@ class SpanPair:
     question: Question
     window: Window
     sentence_coverage: float
-    coverage: float
+    coverage: float  # of the question's terms, in the window
+    rest_coverage: float  # in the rest of the sentence and its lead (where a restatement sits)
     figures: tuple[str, ...]
+    echo: int  # index of the clause that states most of the question (the restatement)
 
 
 def span_pairs(question: Question, candidate: Candidate) -> list[SpanPair]:
-    tokens = candidate.sentence.tokens
-    sentence_coverage = _coverage(question, candidate.sentence.text, tokens)
-    return [
-        SpanPair(question, w, sentence_coverage, _coverage(question, w.text, ()), tuple(_figures(w.text)))
-        for w in windows(candidate)
-    ]
+    sentence, text = candidate.sentence, candidate.article.text
+    sentence_coverage = _coverage(question, sentence.text, sentence.tokens)
+    spans = windows(candidate)
+    singles = [w for w in spans if w.clauses == 1]
+    echo = max(range(len(singles)), key=lambda k: _coverage(question, singles[k].text, ())) if singles else 0
+    found = []
+    for w in spans:
+        rest = text[sentence.start : w.start] + " " + text[w.end : sentence.end] + " " + sentence.lead + candidate.previous
+        found.append(SpanPair(question, w, sentence_coverage, _coverage(question, w.text, ()),
+                              _coverage(question, rest, ()), tuple(_figures(w.text)), echo))
+    return found
 
 
 def _novelty(p: SpanPair) -> float:
@@ -96,14 +104,46 @@ def _kind_cue(kind: str, cue: Callable[[SpanPair], float]) -> Callable[[SpanPair
     return lambda p: cue(p) if p.question.kind == kind else 0.0
 
 
+def _novel_chars(p: SpanPair) -> float:
+    return math.log1p(len(set(_CJK.findall(p.window.text)) - p.question.chars)) / 4
+
+
+def _starts_with_measure(p: SpanPair) -> float:
+    return float(bool(lexicon().measure_verbs.match(p.window.text)))
+
+
+def _overlap(p: SpanPair) -> float:
+    return len(p.question.chars & set(p.window.text)) / max(len(p.question.chars), 1)
+
+
+def _by_kind(name: str, measure: Callable[[SpanPair], float]):
+    """A measure of how much the window states the question means opposite things by kind: for a
+    figure it marks the clause that holds it, for a measure or a name the clause that merely
+    restates the question — so each kind gets its own weight."""
+    return (
+        (f"{name}_number", lambda p: measure(p) if p.question.kind == "number" else 0.0),
+        (f"{name}_how", lambda p: measure(p) if p.question.kind == "how" else 0.0),
+        (f"{name}_other", lambda p: measure(p) if p.question.kind not in ("number", "how") else 0.0),
+    )
+
+
 SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
-    ("coverage", lambda p: p.coverage),
-    ("coverage_share", lambda p: p.coverage / p.sentence_coverage if p.sentence_coverage else 0.0),
-    ("overlap", lambda p: len(p.question.chars & set(p.window.text)) / max(len(p.question.chars), 1)),
+    *_by_kind("coverage", lambda p: p.coverage),
+    *_by_kind("coverage_share", lambda p: p.coverage / p.sentence_coverage if p.sentence_coverage else 0.0),
+    *_by_kind("rest_coverage", lambda p: p.rest_coverage),
+    *_by_kind("overlap", _overlap),
+    *_by_kind("restates", lambda p: p.coverage * (1.0 - _novelty(p))),
+    *_by_kind("first", lambda p: float(p.window.first)),
+    *_by_kind("holds_echo", lambda p: float(p.window.span[0] <= p.echo <= p.window.span[1])),
+    *_by_kind("before_echo", lambda p: float(p.window.span[1] == p.echo - 1)),
+    *_by_kind("after_echo", lambda p: float(p.window.span[0] == p.echo + 1)),
+    ("focus", lambda p: float(bool(p.question.focus) and p.question.focus in p.window.text)),
+    ("focus_elsewhere", lambda p: float(bool(p.question.focus) and p.question.focus not in p.window.text)),
+    ("novel_chars", _novel_chars),
     ("novelty", _novelty),
+    ("starts_with_measure", _starts_with_measure),
     ("clauses", lambda p: p.window.clauses / MAX_CLAUSES),
     ("length", lambda p: math.log(len(p.window.text) + 1) / 5),
-    ("first", lambda p: float(p.window.first)),
     ("last", lambda p: float(p.window.last)),
     ("whole", lambda p: float(p.window.first and p.window.last)),
     ("number", _kind_cue("number", lambda p: float(bool(p.figures)))),
@@ -113,8 +153,6 @@ SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
     ("quoted", lambda p: float("“" in p.window.text or "《" in p.window.text)),
     ("organisation", lambda p: float(bool(lexicon().organisation.search(p.window.text)))),
     ("measure", _kind_cue("how", lambda p: min(len(lexicon().measure_verbs.findall(p.window.text)), 3) / 3)),
-    ("asks_number", lambda p: float(p.question.kind == "number")),
-    ("asks_how", lambda p: float(p.question.kind == "how")),
     ("period", lambda p: float(bool(p.question.period) and any(str(y) in p.window.text for y in p.question.period.years))),
     ("place", lambda p: float(any(place in p.window.text for place in p.question.places))),
 )

@@ -1,25 +1,41 @@
-"""`qa train`: fit the reader's models on the committed training questions, measure them by
-leave-one-bulletin-out cross-validation, and write `weights.json`. Needs scikit-learn (the
-`train` extra); the runtime only loads the weights. Deterministic: fixed seeds, sorted inputs."""
+"""`qa train`: fit the reader's three models on the committed training questions, measure them by
+leave-one-bulletin-out cross-validation, choose the thresholds on those held-out predictions,
+and write `weights.json`. Needs scikit-learn (the `train` extra); the runtime only loads the
+weights. Deterministic: fixed seeds, sorted inputs, no sampling."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..config import Settings
-from ..evaluate import load_questions
+from ..evaluate import TIGHT_SLACK, judge, load_questions
 from ..retrieve import Candidate
+from ..schema import Hit
+from ..sentences import TermStats
+from .confidence import ANSWER_FEATURE_NAMES, answer_vector
 from .features import FEATURE_NAMES, Pair, pairs, vector
-from .gold import answerable, gold_articles, holds_answer
+from .gold import answerable, gold_articles, holds_answer, squash
+from .model import LinearModel, Weights
 from .question import Question
+from .read import allowed, choose, read
+from .spans import SPAN_FEATURE_NAMES, span_pairs, span_vector
 
 log = logging.getLogger(__name__)
+
+SENTENCE_C = 0.1  # inverse regularisation strength of each model (chosen by cross-validation)
+SPAN_C = 0.3
+ANSWER_C = 0.3
+SEED = 0
+TARGET_FALSE_REJECTS = 0.04  # the threshold keeps held-out false rejects under this (the goal is ≤ 5 %)
+WORDS = ((0.95, "把握高"), (0.85, "把握较高"))  # words shown only where measured precision reaches this
 
 
 @dataclass
@@ -27,25 +43,32 @@ class Example:
     """One labelled question as the reader sees it: its candidates, their features and labels."""
 
     row: dict
-    group: str  # the bulletin file it is about (the cross-validation fold)
+    group: str  # the bulletin its writer wrote about (the cross-validation fold)
     question: Question
-    candidates: list[Candidate]
-    pairs: list[Pair]
-    features: np.ndarray  # (candidates, features)
+    hits: list[Hit]
+    candidates: list[Candidate]  # all of them: the reader applies its constraints itself
+    pairs: list[Pair]  # the allowed ones, in the order of features and labels
+    features: np.ndarray  # (allowed candidates, features)
     labels: np.ndarray  # 1 where the candidate sentence holds the gold answer in a gold article
-    gold: set[str]
+    stats: TermStats
 
 
-def question_files(data_dir: Path) -> list[Path]:
-    return sorted(data_dir.glob("*.jsonl"))
+# ---- data -------------------------------------------------------------------------------------
+
+def load_rows(data_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted(data_dir.glob("*.jsonl")):
+        rows += load_questions(path)
+    return rows
 
 
 def training_settings(settings: Settings, bulletin_dirs: list[Path]) -> Settings:
     """An index of every training bulletin (the seeds and the fixture bulletins), kept in the
-    model cache so retraining re-embeds only what changed."""
+    model cache so that retraining re-embeds only what changed."""
     seeds = settings.cache_dir / "train-seeds"
     seeds.mkdir(parents=True, exist_ok=True)
-    wanted = {p.name: p for folder in bulletin_dirs for p in sorted(folder.glob("*")) if p.suffix in (".txt", ".md")}
+    wanted = {p.name: p for folder in bulletin_dirs for p in sorted(folder.iterdir())
+              if p.suffix in (".txt", ".md") or p.name == "issues.json"}
     for stale in seeds.iterdir():
         if stale.name not in wanted:
             stale.unlink()
@@ -53,32 +76,231 @@ def training_settings(settings: Settings, bulletin_dirs: list[Path]) -> Settings
         target = seeds / name
         if not target.exists() or target.read_bytes() != path.read_bytes():
             shutil.copyfile(path, target)
-    for folder in bulletin_dirs:
-        if (folder / "issues.json").exists():
-            shutil.copyfile(folder / "issues.json", seeds / "issues.json")
     return settings.with_(seeds_dir=seeds, index_dir=settings.cache_dir / "train-index")
 
 
-def make_examples(engine, rows: list[dict]) -> list[Example]:
+def make_examples(engine, rows: list[dict], progress: bool = False) -> list[Example]:
     snapshot = engine.snapshot()
+    stats = snapshot.evidence.stats
     examples = []
-    for row in rows:
-        question, found = engine.prepare(row["question"])
+    for row in tqdm(rows, desc="questions", unit="q", disable=not progress):
+        question, hits, found = engine.prepare(row["question"])
         gold = gold_articles(row, snapshot.articles) if answerable(row) else set()
-        paired = pairs(question, found, snapshot.evidence.stats)
-        labels = np.array([float(c.article.id in gold and holds_answer(row, c.sentence.text)) for c in found])
+        paired = [p for p in pairs(question, found, stats) if allowed(question, p.candidate)]
+        labels = np.array([float(p.candidate.article.id in gold and holds_answer(row, p.candidate.sentence.text))
+                           for p in paired])
         features = np.array([vector(p) for p in paired]) if paired else np.zeros((0, len(FEATURE_NAMES)))
-        group = row.get("file") or row["id"].split("-")[0]
-        examples.append(Example(row, group, question, found, paired, features, labels, gold))
+        examples.append(Example(row, row["id"].split("-")[0], question, hits, found, paired, features, labels, stats))
     return examples
 
 
-def load_rows(data_dir: Path) -> list[dict]:
-    rows = []
-    for path in question_files(data_dir):
-        rows += load_questions(path)
-    return rows
+# ---- fitting ----------------------------------------------------------------------------------
+
+def fit_linear(rows: np.ndarray, labels: np.ndarray, names: tuple[str, ...], c: float,
+               groups: np.ndarray | None = None) -> LinearModel:
+    """Standardize + logistic regression; with `groups`, a sigmoid calibration fitted on
+    leave-one-group-out decision values (scikit-learn's CalibratedClassifierCV, ensemble=False)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneGroupOut
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, random_state=SEED))
+    calibration = None
+    if groups is not None and len(set(groups)) > 2:
+        folds = list(LeaveOneGroupOut().split(rows, labels, groups))
+        calibrated = CalibratedClassifierCV(pipeline, method="sigmoid", cv=folds, ensemble=False)
+        calibrated.fit(rows, labels)
+        pipeline = calibrated.calibrated_classifiers_[0].estimator
+        sigmoid = calibrated.calibrated_classifiers_[0].calibrators[0]
+        calibration = (float(sigmoid.a_), float(sigmoid.b_))
+    else:
+        pipeline.fit(rows, labels)
+    scaler, regression = pipeline[0], pipeline[-1]
+    return LinearModel(names, scaler.mean_.copy(), np.where(scaler.scale_ > 0, scaler.scale_, 1.0),
+                       regression.coef_[0].copy(), float(regression.intercept_[0]), calibration)
 
 
-def dump(path: Path, value) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+def fit_sentence_model(examples: list[Example]) -> LinearModel:
+    used = [e for e in examples if len(e.labels) and e.row.get("type") != "issue"]
+    rows = np.vstack([e.features for e in used])
+    return fit_linear(rows, np.concatenate([e.labels for e in used]), FEATURE_NAMES, SENTENCE_C)
+
+
+def span_examples(example: Example) -> tuple[list[list[float]], list[float]]:
+    """Windows of the answering sentence, graded: 3 for the fewest clauses that hold the answer,
+    2 for other windows that hold it tightly (no longer than the gold evidence + TIGHT_SLACK),
+    1 for longer ones that hold it, 0 for those that do not."""
+    positives = [p for p, label in zip(example.pairs, example.labels) if label]
+    if not positives or example.row.get("type") == "issue":
+        return [], []
+    spans = span_pairs(example.question, positives[0].candidate)
+    holds = [holds_answer(example.row, s.window.text) for s in spans]
+    if not any(holds):
+        return [], []
+    fewest = min(s.window.clauses for s, h in zip(spans, holds) if h)
+    limit = len(squash(example.row.get("evidence"))) + TIGHT_SLACK
+    grades = [0.0 if not h else 3.0 if s.window.clauses == fewest else 2.0 if len(squash(s.window.text)) <= limit
+              else 1.0 for s, h in zip(spans, holds)]
+    return [span_vector(s) for s in spans], grades
+
+
+def fit_span_model(examples: list[Example]) -> LinearModel:
+    """A ranking model: windows of one sentence compete with each other, so it is fitted on the
+    differences between a right and a wrong window of the same sentence (pairwise logistic
+    regression, no intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    per_sentence = [(np.array(x), np.array(y)) for x, y in map(span_examples, examples) if x]
+    every = np.vstack([x for x, _ in per_sentence])
+    mean, scale = every.mean(axis=0), every.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    differences, labels = [], []
+    for x, y in per_sentence:
+        z = (x - mean) / scale
+        for i, j in ((i, j) for i in range(len(y)) for j in range(len(y)) if y[i] > y[j]):
+                sign = 1.0 if (i + j) % 2 else -1.0  # half the pairs reversed, deterministically
+                differences.append(sign * (z[i] - z[j]))
+                labels.append(sign > 0)
+    regression = LogisticRegression(C=SPAN_C, max_iter=5000, fit_intercept=False, random_state=SEED)
+    regression.fit(np.array(differences), np.array(labels))
+    return LinearModel(SPAN_FEATURE_NAMES, mean, scale, regression.coef_[0].copy(), 0.0)
+
+
+def _partial(sentence: LinearModel, span: LinearModel, answer: LinearModel | None = None, **thresholds) -> Weights:
+    placeholder = answer or LinearModel(ANSWER_FEATURE_NAMES, np.zeros(len(ANSWER_FEATURE_NAMES)),
+                                        np.ones(len(ANSWER_FEATURE_NAMES)), np.zeros(len(ANSWER_FEATURE_NAMES)), 0.0)
+    return Weights("cv", sentence, span, placeholder, thresholds.get("not_found_below", 0.5),
+                   thresholds.get("other_period_from", 0.5), WORDS, {})
+
+
+def answer_examples(examples: list[Example], weights: Weights) -> tuple[list[list[float]], list[float]]:
+    """The readings of held-out questions and whether the answer shown would be right."""
+    rows, labels = [], []
+    for example in examples:
+        choice = choose(example.question, example.candidates, example.stats, weights)
+        if choice is None:
+            continue
+        rows.append(answer_vector(choice.reading))
+        labels.append(float(_answer_right(example, choice)))
+    return rows, labels
+
+
+def _answer_right(example: Example, choice) -> bool:
+    row = example.row
+    if not answerable(row):
+        return False
+    best = choice.reading.pair.candidate
+    if row.get("type") == "issue":
+        return squash(row["answer"]) in (squash(best.issue_label), squash(best.article.title))
+    return holds_answer(row, choice.window.text) and best.article.id in gold_articles_of(example)
+
+
+def gold_articles_of(example: Example) -> set[str]:
+    return {p.candidate.article.id for p, label in zip(example.pairs, example.labels) if label}
+
+
+def fit_models(examples: list[Example]) -> tuple[LinearModel, LinearModel, LinearModel]:
+    """Sentence and span models on all the examples; the answer model on readings made by
+    sentence and span models that did not see the question's bulletin (inner folds)."""
+    sentence, span = fit_sentence_model(examples), fit_span_model(examples)
+    rows, labels, groups = [], [], []
+    for group in sorted({e.group for e in examples}):
+        inner = [e for e in examples if e.group != group]
+        held = [e for e in examples if e.group == group]
+        weights = _partial(fit_sentence_model(inner), fit_span_model(inner))
+        x, y = answer_examples(held, weights)
+        rows += x
+        labels += y
+        groups += [group] * len(x)
+    answer = fit_linear(np.array(rows), np.array(labels), ANSWER_FEATURE_NAMES, ANSWER_C, np.array(groups))
+    return sentence, span, answer
+
+
+# ---- cross-validation and thresholds ----------------------------------------------------------
+
+def cross_validate(examples: list[Example], progress: bool = False) -> dict[str, Weights]:
+    """Leave one bulletin out: for each group, the models fitted on the other groups' questions."""
+    folds = {}
+    for group in tqdm(sorted({e.group for e in examples}), desc="folds", unit="fold", disable=not progress):
+        folds[group] = _partial(*fit_models([e for e in examples if e.group != group]))
+    return folds
+
+
+def held_out_answers(examples: list[Example], folds: dict[str, Weights], **thresholds):
+    """Every question answered by its fold's models (with these thresholds)."""
+    outcomes = []
+    for example in examples:
+        fold = folds[example.group]
+        weights = _partial(fold.sentence, fold.span, fold.answer, **thresholds)
+        outcomes.append((example, read(example.question, example.candidates, example.stats, example.hits, weights)))
+    return outcomes
+
+
+def choose_thresholds(outcomes) -> tuple[float, tuple[tuple[float, str], ...], dict]:
+    """The not-found threshold: the highest that keeps held-out false rejects ≤ TARGET; the
+    confidence words: the lowest confidence from which held-out precision reaches each level."""
+    confidences = np.array([answer.confidence for _, answer in outcomes])
+    right = np.array([answerable(e.row) and judge(e.row, answer)["correct"] for e, answer in outcomes])
+    is_answerable = np.array([answerable(e.row) for e, _ in outcomes])
+    threshold = 0.0
+    for candidate in np.unique(confidences):
+        if np.mean(confidences[is_answerable] < candidate) <= TARGET_FALSE_REJECTS:
+            threshold = float(candidate)
+    words = []
+    for level, name in WORDS:
+        floor = _precision_floor(confidences, right, level, threshold)
+        if floor is not None:
+            words.append((floor, name))
+    words.append((threshold, "把握一般"))
+    measured = {"false_reject_target": TARGET_FALSE_REJECTS, "not_found_below": threshold,
+                "words": {name: floor for floor, name in words}}
+    return threshold, tuple(words), measured
+
+
+def _precision_floor(confidences, right, level: float, minimum: float) -> float | None:
+    """The lowest confidence c ≥ minimum such that answers at ≥ c are right ≥ level of the time
+    (and at least 20 answers back it)."""
+    for c in np.unique(confidences):
+        if c < minimum:
+            continue
+        chosen = confidences >= c
+        if chosen.sum() >= 20 and right[chosen].mean() >= level:
+            return float(c)
+    return None
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+def train(settings: Settings, data_dir: Path, bulletin_dirs: list[Path], output: Path, embedder=None,
+          progress: bool = True) -> tuple[Weights, dict]:
+    """Build the training index, cross-validate, fit on everything, write the weights file.
+    Returns the weights and the leave-one-bulletin-out report."""
+    from ..build import build
+    from ..embed import load_embedder
+    from ..engine import open_engine
+    from ..evaluate import summarize
+
+    settings = training_settings(settings, bulletin_dirs)
+    embedder = embedder or load_embedder(settings)
+    build(settings, embedder, progress=progress)
+    engine = open_engine(settings, embedder)
+    examples = make_examples(engine, load_rows(data_dir), progress=progress)
+    folds = cross_validate(examples, progress=progress)
+    neutral = held_out_answers(examples, folds, not_found_below=0.0, other_period_from=2.0)
+    threshold, words, measured = choose_thresholds(neutral)
+    outcomes = held_out_answers(examples, folds, not_found_below=threshold, other_period_from=threshold)
+    report = summarize([judge(e.row, answer) for e, answer in outcomes], mode="leave-one-bulletin-out")
+    sentence, span, answer = fit_models(examples)
+    measured["cross_validation"] = {k: v for k, v in report.items() if k != "misses"}
+    measured["questions"] = len(examples)
+    weights = Weights("", sentence, span, answer, threshold, threshold, words, measured)
+    weights = replace(weights, version=_version(weights))
+    output.write_text(json.dumps(weights.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return weights, report
+
+
+def _version(weights: Weights) -> str:
+    body = json.dumps({k: v for k, v in weights.to_json().items() if k not in ("version", "measured")}, sort_keys=True)
+    return "reader-" + hashlib.sha256(body.encode()).hexdigest()[:10]
