@@ -218,6 +218,14 @@ def _matches_toc(text: str, toc: list[str]) -> bool:
     return False
 
 
+def _toc_spelling(text: str, toc: list[str]) -> str:
+    """A heading as the table of contents spells it, when they differ only in spacing (a space lost
+    where the heading wrapped, or in OCR)."""
+    key = _norm(text)
+    spelled = next((title for title in toc if _norm(title) == key), text)
+    return spelled if spelled.count(" ") > text.count(" ") else text  # a wrapped TOC entry loses spaces too
+
+
 def _heading_shaped(text: str) -> bool:
     cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
     return (
@@ -256,7 +264,7 @@ def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
         else:
             is_heading = previous_closed and line.closed is not False and _heading_shaped(line.text)
         if is_heading:
-            blocks.append(_Block(line.text, True))
+            blocks.append(_Block(_toc_spelling(line.text, toc), True))
             open_paragraph = False
         elif open_paragraph and _continues(blocks[-1].text, line.text, previous):
             blocks[-1].text = _join(blocks[-1].text, line.text)

@@ -76,11 +76,13 @@ class OcrBudget:
     limit keeps any single page from running long."""
 
     name: str
-    per_page: float = OCR_SECONDS_PER_PAGE
-    per_file: float = OCR_SECONDS_PER_FILE
+    per_page: float | None = None  # None: the module's limits as they are when reading starts
+    per_file: float | None = None
     started: float = 0.0
 
     def __post_init__(self) -> None:
+        self.per_page = OCR_SECONDS_PER_PAGE if self.per_page is None else self.per_page
+        self.per_file = OCR_SECONDS_PER_FILE if self.per_file is None else self.per_file
         self.started = time.monotonic()
 
     def spend(self, page_number: int, page_seconds: float) -> None:

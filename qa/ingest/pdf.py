@@ -28,6 +28,7 @@ _MIN_TEXT_CHARS = 10  # fewer characters than this on a page: it is an image (a 
 
 def pdf_pages(name: str, data: bytes, *, progress: bool = False) -> tuple[list[PageLines], int]:
     """The pages' lines, and how many of the pages were recognised by OCR."""
+    data = _decrypted(name, data)
     text_pages = _text_layer_pages(name, data)
     check_page_count(name, len(text_pages))
     scanned = [n for n, page in enumerate(text_pages) if page is None]
@@ -38,6 +39,52 @@ def pdf_pages(name: str, data: bytes, *, progress: bool = False) -> tuple[list[P
     return [page for page in text_pages if page is not None], len(scanned)
 
 
+def _decrypted(name: str, data: bytes) -> bytes:
+    """Owner-password-only PDFs (printing/copying restricted) open with an empty password; pdfminer
+    then misreads their fonts, so they are decrypted first (pypdf)."""
+    from pypdf import PdfReader, PdfWriter
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if not reader.is_encrypted:
+            return data
+        if not reader.decrypt(""):
+            raise BadBulletin(f"{name} is password-protected; save an unprotected copy and add that")
+        writer = PdfWriter(clone_from=reader)
+        for page in writer.pages:
+            _repair_cid_system_info(page)
+        copy = io.BytesIO()
+        writer.write(copy)
+        return copy.getvalue()
+    except BadBulletin:
+        raise
+    except Exception as exc:  # malformed PDFs surface as PdfReadError, ValueError, KeyError, ...
+        raise BadBulletin(f"{name} is not a readable PDF ({exc})") from exc
+
+
+_ORDERING_OF_CMAP = {"UniGB": "GB1", "UniCNS": "CNS1", "UniJIS": "Japan1", "UniKS": "Korea1"}
+
+
+def _repair_cid_system_info(page) -> None:
+    """Some encrypting writers (reportlab among them) encrypt a CID font's Registry/Ordering strings
+    in a way that decrypts to bytes; without them pdfminer cannot map glyphs to Unicode. The
+    font's standard CMap name says what they must be."""
+    from pypdf.generic import NameObject, TextStringObject
+
+    fonts = (page.get("/Resources") or {}).get("/Font") or {}
+    for font in fonts.values():
+        font = font.get_object()
+        prefix = str(font.get("/Encoding", "")).lstrip("/").split("-")[0]
+        if prefix not in _ORDERING_OF_CMAP:
+            continue
+        for descendant in font.get("/DescendantFonts") or []:
+            info = descendant.get_object().get("/CIDSystemInfo")
+            if info is not None and str(info.get_object().get("/Ordering")) != _ORDERING_OF_CMAP[prefix]:
+                info = info.get_object()
+                info[NameObject("/Registry")] = TextStringObject("Adobe")
+                info[NameObject("/Ordering")] = TextStringObject(_ORDERING_OF_CMAP[prefix])
+
+
 def _text_layer_pages(name: str, data: bytes) -> list[PageLines | None]:
     """Each page's text lines; None for a page without a text layer."""
     try:
@@ -45,8 +92,10 @@ def _text_layer_pages(name: str, data: bytes) -> list[PageLines | None]:
             check_page_count(name, len(pdf.pages))
             pages = []
             for number, page in enumerate(pdf.pages, start=1):
-                chars = [c for c in page.chars if c.get("upright", True) and c["text"].strip()]
-                lines = _char_runs(page.chars) if len(chars) >= _MIN_TEXT_CHARS else None
+                # "(cid:123)": a glyph without a Unicode mapping; a page of those is read as an image
+                chars = [c for c in page.chars if c.get("upright", True) and not c["text"].startswith("(cid:")]
+                visible = sum(1 for c in chars if c["text"].strip())
+                lines = _char_runs(chars) if visible >= _MIN_TEXT_CHARS else None
                 pages.append(PageLines(number, float(page.width), float(page.height), tuple(lines)) if lines else None)
             return pages
     except BadBulletin:
@@ -86,7 +135,10 @@ def _run(chars: list[dict]) -> list[TextLine]:
         if gap >= 0.5 * char["size"] and not (previous["text"].isspace() or char["text"].isspace()):
             text += " "
         text += char["text"]
-    text = _KANGXI_RADICALS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text).strip()
+    text = _KANGXI_RADICALS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
+    # A space where the line wraps still separates "主题" from "副题" once the lines are joined.
+    text = text.lstrip() + (" " if text.strip() and text[-1].isspace() else "")
+    text = text.rstrip() + " " if text.endswith(" ") else text
     visible = [c for c in chars if c["text"].strip()]
     if not text or not visible:
         return []
