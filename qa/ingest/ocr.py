@@ -94,7 +94,7 @@ def _is_wide(char: str) -> bool:
 
 def _spaced_text(text: str, boxes=None, characters=None, _scores=None) -> str:
     """The line's text with a space where the characters stand apart by half an em or more
-    ("主题　副题", "张某某　某某局"); the recogniser itself never emits those spaces."""
+    ("主题　副题", "张某某　某某局" set with an em space); the recogniser never emits those spaces."""
     if not boxes or not characters or len(boxes) != len(characters):
         return text
     widths = sorted(box[1][0] - box[0][0] for box, char in zip(boxes, characters) if _is_wide(char))
@@ -103,7 +103,7 @@ def _spaced_text(text: str, boxes=None, characters=None, _scores=None) -> str:
     em = widths[len(widths) // 2]
     out = [characters[0]]
     for previous, box, char in zip(boxes, boxes[1:], characters[1:]):
-        if box[0][0] - previous[1][0] >= 0.5 * em:
+        if box[0][0] - previous[1][0] >= 0.8 * em:  # an em space; character boxes are ±0.3 em
             out.append(" ")
         out.append(char)
     return "".join(out)
