@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    install, build the index from seeds/, serve the chat page on http://127.0.0.1:8000
 #   make test   install (with Chromium for the browser tests) and run the whole test suite
-.PHONY: install index run test bench chromium clean
+.PHONY: install index run test bench bench-fidelity chromium clean
 
 VENV   ?= .venv
 PYTHON ?= python3
@@ -33,6 +33,9 @@ test: install chromium
 
 bench: install
 	$(VENV)/bin/python -m qa.bench
+
+bench-fidelity: install chromium
+	$(VENV)/bin/python -m bench.fidelity
 
 clean:
 	rm -rf index/builds index/CURRENT index/.build.lock

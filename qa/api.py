@@ -5,7 +5,7 @@ document is generated from both (qa.openapi)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -131,11 +131,16 @@ class Citation(ResponseModel):
     end: int
     score: float
     url: str = Field(description="Opens the article in the web page with the span highlighted.")
+    ocr_confidence: float | None = Field(
+        None, description="Set when the article was read by OCR from a scan: its mean recognition confidence "
+        "(0–1). The quoted text may differ from the printed page; check the original.")
 
     @classmethod
-    def of(cls, cited: schema.Citation, highlight: tuple[int, int] | None = None) -> "Citation":
+    def of(cls, cited: schema.Citation, highlight: tuple[int, int] | None = None,
+           ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "Citation":
         start, end = highlight or (cited.start, cited.end)
         return cls(
+            ocr_confidence=ocr_of(cited.article_id),
             issue=IssueRef(id=cited.issue_id, label=cited.issue_label, source=cited.issue_source),
             article=ArticleRef(id=cited.article_id, title=cited.article_title),
             passage=cited.passage,
@@ -160,7 +165,7 @@ class Answer(ResponseModel):
     citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
 
     @classmethod
-    def of(cls, answer: schema.Answer) -> "Answer":
+    def of(cls, answer: schema.Answer, ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "Answer":
         if answer.text is None or answer.start is None or answer.end is None or answer.citation is None:
             raise ValueError("the engine returned a found answer without text, offsets or citation")
         highlight = Highlight(
@@ -173,7 +178,7 @@ class Answer(ResponseModel):
             end=answer.end,
             highlight=highlight,
             confidence=answer.confidence,
-            citation=Citation.of(answer.citation, (highlight.start, highlight.end)),
+            citation=Citation.of(answer.citation, (highlight.start, highlight.end), ocr_of),
         )
 
 
@@ -187,13 +192,15 @@ class AskResponse(ResponseModel):
     took_ms: float
 
     @classmethod
-    def of(cls, answer: schema.Answer, mode: str, took_ms: float) -> "AskResponse":
+    def of(cls, answer: schema.Answer, mode: str, took_ms: float,
+           ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "AskResponse":
+        """`ocr_of` gives an article's OCR confidence (None when it was not read by OCR)."""
         return cls(
             question=answer.question,
             found=answer.found,
             message=answer.message,
-            answer=Answer.of(answer) if answer.found else None,
-            citations=[Citation.of(cited) for cited in answer.citations],
+            answer=Answer.of(answer, ocr_of) if answer.found else None,
+            citations=[Citation.of(cited, ocr_of=ocr_of) for cited in answer.citations],
             mode=mode,
             took_ms=round(took_ms, 1),
         )
@@ -237,6 +244,8 @@ class ArticleDetail(ResponseModel):
     ordinal: int
     issue: IssueRef
     text: str = Field(description="Citation and answer offsets point into this text.")
+    author: str | None = Field(None, description="The byline under the title, when the bulletin prints one.")
+    ocr_confidence: float | None = Field(None, description="Set when the text was read by OCR from a scan.")
 
     @classmethod
     def of(cls, issue: schema.Issue, article: schema.Article) -> "ArticleDetail":
@@ -246,6 +255,8 @@ class ArticleDetail(ResponseModel):
             ordinal=article.ordinal,
             issue=IssueRef(id=issue.id, label=issue.label, source=issue.source),
             text=article.text,
+            author=article.author,
+            ocr_confidence=article.ocr_confidence,
         )
 
 

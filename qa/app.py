@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
+from functools import partial
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
@@ -116,7 +117,15 @@ def ask() -> Response:
         history=question.turns(),
     )
     took_ms = (time.perf_counter() - started) * 1000
-    return json_response(AskResponse.of(answer, question.mode, took_ms))
+    return json_response(AskResponse.of(answer, question.mode, took_ms, partial(_ocr_confidence, engine)))
+
+
+def _ocr_confidence(engine: Engine, article_id: str) -> float | None:
+    """Citations of text read from a scan say so (the page marks them, API clients can check)."""
+    try:
+        return getattr(engine.article(article_id)[1], "ocr_confidence", None)
+    except (QAError, LookupError):
+        return None
 
 
 @api.get("/api/issues")

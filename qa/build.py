@@ -62,7 +62,7 @@ def load_corpus(seeds_dir: Path) -> list[Issue]:
         seen.add(issue.id)
         issues.append(issue)
     if not issues:
-        raise BadBulletin(f"no bulletin files (.txt, .md, .pdf, .docx) in {seeds_dir}")
+        raise BadBulletin(f"no bulletin files ({', '.join(SUPPORTED_SUFFIXES)}) in {seeds_dir}")
     return issues
 
 
@@ -208,7 +208,7 @@ def add_bulletins(
         if digest in existing:
             log.info("%s: same content as %s, already added", path.name, existing[digest])
             continue
-        parsed.append((path, read_issue(path, label)))
+        parsed.append((path, read_issue(path, label, progress=progress)))
         existing[digest] = path.name
     for path, _issue in parsed:
         target = settings.seeds_dir / path.name

@@ -79,14 +79,16 @@ def build(obj: _Context, force):
 @click.option("--label", help="Issue label such as 2024年第3期, for files without one in their header.")
 @click.pass_obj
 def add(obj: _Context, files, label):
-    """Add bulletin files (.txt .md .pdf .docx) and index only their new chunks."""
+    """Add bulletin files (.txt .md .pdf .docx, scans and .png/.jpg pages by OCR); index only their new chunks."""
     from .build import add_bulletins
 
     issues, result = _run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label, progress=True))
     if not issues:
         click.echo("Nothing new: the same content is already in the index.")
     for issue in issues:
-        click.echo(f"Added {issue.label} ({issue.source}): {len(issue.articles)} articles")
+        recognised = [a.ocr_confidence for a in issue.articles if a.ocr_confidence is not None]
+        ocr = f", read by OCR (confidence {min(recognised):.2f}–{max(recognised):.2f})" if recognised else ""
+        click.echo(f"Added {issue.label} ({issue.source}): {len(issue.articles)} articles{ocr}")
     if issues:
         click.echo(f"Index {result.build_id}: {result.chunks} chunks ({result.embedded} newly embedded) "
                    f"in {result.seconds:.1f} s")

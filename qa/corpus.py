@@ -16,7 +16,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 1  # bump when parsing changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 2  # bump when parsing changes, so `qa build` re-parses unchanged files
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -29,6 +29,12 @@ _EDITOR_RE = re.compile(r"综合保障中心\s*编\s*辑$|^(?:编\s*辑|电\s*�
 _BYLINE_RE = re.compile(
     rf"^[\u4e00-\u9fff]{{2,4}}\s+[{_CJK}、（）()]{{2,30}}"
     r"(?:书记|厅长|局长|主任|院长|市长|县长|区长|部长|处长|科长|委员|研究员|教授|记者|通讯员|供稿)$"
+)
+# "张某某 陕西省宝鸡市科学技术局": people, a space, an organisation (and a post); only right under a title.
+_AUTHOR_RE = re.compile(
+    r"^[\u4e00-\u9fff]{2,4}(?:[、，,\s]+[\u4e00-\u9fff]{2,4})*\s+[\u4e00-\u9fff（）()]{2,30}"
+    r"(?:局|厅|委|委员会|院|所|中心|大学|学院|学校|公司|集团|办公室|办|部|站|馆|协会|学会|管委会|政府|园区|实验室)"
+    r"[\u4e00-\u9fff、]{0,12}$"
 )
 _TOC_TAIL_RE = re.compile(r"\s*(?:[.．…·]{2,}\s*)(\d{1,3})\s*$")
 ENUMERATION_RE = re.compile(
@@ -47,6 +53,7 @@ class _Line:
     # Some PDF extractions end every paragraph's last line with a space and nothing else:
     # then `closed` says whether the paragraph ends here; None when the file has no such marker.
     closed: bool | None = None
+    byline: bool = False  # names people and their organisation: an author line, never body text
 
 
 @dataclass(slots=True)
@@ -56,6 +63,7 @@ class _Block:
     text: str
     is_heading: bool
     keeps_spacing: bool = False  # markdown sub-headings keep their "主题 副题" space
+    author: str | None = None  # a heading's byline
 
 
 def issue_id_for(label: str, source: str) -> str:
@@ -84,17 +92,26 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
         raise BadBulletin(f"{source}: no recognisable article (no headings or titles found)")
     issue_id = issue_id_for(label, source)
     articles = tuple(
-        Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=title, text=body, ordinal=n)
-        for n, (title, body) in enumerate(_drop_duplicates(sections), start=1)
+        Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=title, text=body, ordinal=n, author=author)
+        for n, (title, body, author) in enumerate(_drop_duplicates(sections), start=1)
     )
     return Issue(id=issue_id, label=label, source=source, articles=articles)
 
 
-def read_issue(path: Path, label: str | None = None) -> Issue:
-    """Read and parse a bulletin file (.txt, .md, .pdf or .docx)."""
-    from .ingest import read_bulletin_text
+def read_issue(path: Path, label: str | None = None, *, progress: bool = False) -> Issue:
+    """Read and parse a bulletin file (any form `qa.ingest` reads); OCR'd articles keep their confidence."""
+    from dataclasses import replace
 
-    return parse_bulletin(read_bulletin_text(path), path.name, label)
+    from .ingest import ocr_confidence, read_bulletin
+
+    bulletin = read_bulletin(path, progress=progress)
+    issue = parse_bulletin(bulletin.text, path.name, label)
+    if not bulletin.ocr_paragraphs:
+        return issue
+    articles = tuple(
+        replace(a, ocr_confidence=ocr_confidence(a.title + a.text, bulletin.ocr_paragraphs)) for a in issue.articles
+    )
+    return replace(issue, articles=articles)
 
 
 # --- lines -----------------------------------------------------------------------------------
@@ -121,7 +138,8 @@ def _clean_lines(text: str) -> list[_Line | None]:
             lines.append(None)
         else:
             closed = (raw != raw.rstrip()) if end_marker else None
-            lines.append(_Line(line, markdown_heading, closed))
+            byline = bool(_BYLINE_RE.match(line) or _AUTHOR_RE.match(line))
+            lines.append(_Line(line, markdown_heading, closed, byline))
     return lines
 
 
@@ -132,7 +150,6 @@ def _is_furniture(line: str) -> bool:
         or _FOOTER_RE.search(line)
         or _MASTHEAD_RE.match(line)
         or _EDITOR_RE.search(line)
-        or _BYLINE_RE.match(line)
     )
 
 
@@ -201,6 +218,14 @@ def _matches_toc(text: str, toc: list[str]) -> bool:
     return False
 
 
+def _toc_spelling(text: str, toc: list[str]) -> str:
+    """A heading as the table of contents spells it, when they differ only in spacing (a space lost
+    where the heading wrapped, or in OCR)."""
+    key = _norm(text)
+    spelled = next((title for title in toc if _norm(title) == key), text)
+    return spelled if spelled.count(" ") > text.count(" ") else text  # a wrapped TOC entry loses spaces too
+
+
 def _heading_shaped(text: str) -> bool:
     cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
     return (
@@ -223,8 +248,10 @@ def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
     blocks: list[_Block] = []
     previous: _Line | None = None
     open_paragraph = False  # the last block is a paragraph that may continue on the next line
-    for line in lines:
+    for n, line in enumerate(lines):
         if line is None:
+            continue
+        if line.byline and _take_byline(blocks, line, lines[n + 1 :]):
             continue
         if previous is not None and previous.closed is not None:
             previous_closed = previous.closed
@@ -237,7 +264,7 @@ def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
         else:
             is_heading = previous_closed and line.closed is not False and _heading_shaped(line.text)
         if is_heading:
-            blocks.append(_Block(line.text, True))
+            blocks.append(_Block(_toc_spelling(line.text, toc), True))
             open_paragraph = False
         elif open_paragraph and _continues(blocks[-1].text, line.text, previous):
             blocks[-1].text = _join(blocks[-1].text, line.text)
@@ -246,6 +273,17 @@ def _blocks(lines: list[_Line | None], toc: list[str]) -> list[_Block]:
             open_paragraph = not line.markdown_heading
         previous = line
     return blocks
+
+
+def _take_byline(blocks: list[_Block], line: _Line, rest: list[_Line | None]) -> bool:
+    """Is this byline furniture? Under a title and followed by body text it is the title's author;
+    a post-ending byline ("冯文胜 辽宁省科技厅党组书记") is dropped wherever multi-column layouts put it."""
+    under_heading = bool(blocks) and blocks[-1].is_heading and blocks[-1].author is None
+    following = next((other for other in rest if other is not None), None)
+    if under_heading and following is not None and not following.byline:
+        blocks[-1].author = re.sub(r"\s+", " ", line.text)
+        return True
+    return under_heading or bool(_BYLINE_RE.match(line.text))
 
 
 def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
@@ -279,12 +317,13 @@ def _clean_paragraph(text: str) -> str:
 # --- articles --------------------------------------------------------------------------------
 
 
-def _articles_from_blocks(blocks: list[_Block], min_chars: int) -> list[tuple[str, str]]:
+def _articles_from_blocks(blocks: list[_Block], min_chars: int) -> list[tuple[str, str, str | None]]:
     """Pair headings with the paragraphs after them; split runs of stacked headings.
 
     A guessed heading (no TOC, no markdown) over less than `min_chars` of text that stops
     mid-sentence is a banner above a stray fragment of the article before."""
     sections: list[tuple[str, list[str]]] = []
+    authors: dict[str, str] = {}
     i = 0
     while i < len(blocks):
         if not blocks[i].is_heading:
@@ -293,6 +332,8 @@ def _articles_from_blocks(blocks: list[_Block], min_chars: int) -> list[tuple[st
         headings = []
         while i < len(blocks) and blocks[i].is_heading:
             headings.append(blocks[i].text)
+            if blocks[i].author:
+                authors.setdefault(blocks[i].text, blocks[i].author)
             i += 1
         paragraphs = []
         while i < len(blocks) and not blocks[i].is_heading:
@@ -305,18 +346,18 @@ def _articles_from_blocks(blocks: list[_Block], min_chars: int) -> list[tuple[st
                 sections.append((title, body))
             else:  # a banner line and a stray fragment: the fragment belongs to the article before
                 sections[-1][1].extend(body)
-    return [(title, "\n".join(p for p in body if p)) for title, body in sections if body]
+    return [(title, "\n".join(p for p in body if p), authors.get(title)) for title, body in sections if body]
 
 
-def _drop_duplicates(sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _drop_duplicates(sections: list[tuple[str, str, str | None]]) -> list[tuple[str, str, str | None]]:
     """An article printed twice in one issue is kept once (the longer copy, in the first place)."""
-    kept: list[tuple[str, str]] = []
-    for title, body in sections:
-        for n, (other_title, other_body) in enumerate(kept):
+    kept: list[tuple[str, str, str | None]] = []
+    for title, body, author in sections:
+        for n, (other_title, other_body, other_author) in enumerate(kept):
             if _norm(title) == _norm(other_title):
                 if len(body) > len(other_body):
-                    kept[n] = (other_title, body)
+                    kept[n] = (other_title, body, other_author or author)
                 break
         else:
-            kept.append((title, body))
+            kept.append((title, body, author))
     return kept

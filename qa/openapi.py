@@ -140,7 +140,7 @@ UPLOAD_EXAMPLE_CURL = (
 JOB_EXAMPLE_CURL = f'curl -s -H "Authorization: Bearer $QA_ADMIN_TOKEN" {BASE_URL}/api/jobs/<job_id>'
 _UPLOAD_DESCRIPTION = (
     "需要管理员令牌（服务器设置 QA_ADMIN_TOKEN 后才开启，否则 404）。以 multipart/form-data 上传：file 为简报文件"
-    "（.txt、.md、.pdf、.docx，按文件名后缀判断），label 可选（如 2024年第3期，最多 {label} 字，不含斜杠）。"
+    "（.txt、.md、.pdf（文字版或扫描件）、.docx、.png/.jpg 页面图片，按文件名后缀判断），label 可选（如 2024年第3期，最多 {label} 字，不含斜杠）。"
     "整个请求体最多 {mb} MB。文件在后台解析并加入索引，立即返回 202 和任务地址；轮询 GET /api/jobs/{{job_id}} "
     "直到 status 为 done（result 给出期次 id）或 failed（error 说明原因，索引不变）。内容相同的文件不会重复加入。"
 )

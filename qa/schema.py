@@ -12,6 +12,8 @@ class Article:
     title: str
     text: str  # clean text; chunk and answer offsets point into it
     ordinal: int
+    author: str | None = None  # the byline under the title ("张某某 陕西省宝鸡市科学技术局")
+    ocr_confidence: float | None = None  # mean recognition confidence when the text came from OCR
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from .api import IssueRef, ResponseModel, validation_message
 from .errors import BadRequest, UnsupportedMediaType
 from .context import current_engine, current_settings, json_response
 from .errors import ModelUnavailable, NotFound, Unauthorized, UploadTooLarge
+from .ingest import SUPPORTED_SUFFIXES
 from .jobs import Job, JobQueue, UploadOutcome, add_uploaded_bulletin, save_upload, upload_suffix
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class UploadForm(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
-    file: _UploadedFile = Field(description="The bulletin: .txt, .md, .pdf or .docx (the name's suffix decides).")
+    file: _UploadedFile = Field(description="The bulletin: .txt, .md, .pdf (text or scanned), .docx, or a page image "
+                                             ".png/.jpg (the name's suffix decides).")
     label: str | None = Field(
         None,
         description="Issue label such as 2024年第3期, for files without one in their header. Trimmed; blank means none.",
@@ -151,7 +153,7 @@ def upload_issue() -> Response:
     client_name = form.file.filename or ""
     suffix = upload_suffix(client_name)
     if suffix is None:
-        raise UnsupportedMediaType("不支持的文件类型：只接受 .txt、.md、.pdf、.docx")
+        raise UnsupportedMediaType(f"不支持的文件类型：只接受 {'、'.join(SUPPORTED_SUFFIXES)}")
     settings = current_settings()
     engine = current_engine()
     embedder = getattr(engine, "embedder", None)

@@ -75,6 +75,25 @@ def test_ask_answers_with_cited_span(api_client, fake_engine):
     assert 1 <= len(body["citations"]) <= 5
 
 
+def test_citations_of_text_read_by_ocr_carry_its_confidence(api_app_for, fake_engine):
+    from dataclasses import replace
+
+    class ScannedFirstArticle(type(fake_engine)):
+        def article(self, article_id):
+            issue, article = super().article(article_id)
+            return issue, replace(article, ocr_confidence=0.934) if article_id == "2024-03/01" else article
+
+    client = api_app_for(ScannedFirstArticle()).test_client()
+    body = ask(client, {"question": QUESTION, "top_k": 5}).get_json()
+
+    assert body["answer"]["citation"]["article"]["id"] == "2024-03/01"
+    assert body["answer"]["citation"]["ocr_confidence"] == 0.934
+    marks = {c["article"]["id"]: c["ocr_confidence"] for c in body["citations"]}
+    assert marks.pop("2024-03/01") == 0.934 and marks and set(marks.values()) == {None}
+    detail = client.get("/api/articles/2024-03/01").get_json()
+    assert detail["ocr_confidence"] == 0.934 and detail["author"] is None
+
+
 def test_every_citation_points_at_its_passage(api_client, fake_engine):
     body = ask(api_client, {"question": QUESTION, "top_k": 3}).get_json()
     assert len(body["citations"]) == 3
@@ -246,6 +265,8 @@ def test_article_with_slash_in_its_id(api_client, fake_engine):
         "ordinal": 1,
         "issue": {"id": issue.id, "label": issue.label, "source": issue.source},
         "text": article.text,
+        "author": None,
+        "ocr_confidence": None,
     }
 
 

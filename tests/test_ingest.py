@@ -42,14 +42,16 @@ def _unwrapped(pdf_text: str) -> str:
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def test_pdf_text_is_exactly_what_was_drawn_page_by_page(tmp_path: Path) -> None:
+def test_pdf_text_is_one_line_per_paragraph_without_page_furniture(tmp_path: Path) -> None:
     path = tmp_path / "2024-03.pdf"
     pages = make_pdf(path, SAMPLE_BULLETIN_LINES, lines_per_page=15)
     assert len(pages) >= 2, "the sample should span pages so page joins are exercised"
 
-    text = read_bulletin_text(path)
+    lines = [line.strip() for line in read_bulletin_text(path).splitlines() if line.strip()]
 
-    assert text == "\n\n".join("\n".join(page_lines) for page_lines in pages)
+    # every source line comes back whole although it was wrapped at the margin and across pages
+    assert lines == SAMPLE_BULLETIN_LINES
+    assert PAGE_FOOTER not in lines and not any(line.isdigit() for line in lines)
 
 
 def test_pdf_keeps_titles_sentences_and_numbers_without_spaces_between_characters(tmp_path: Path) -> None:
@@ -58,7 +60,7 @@ def test_pdf_keeps_titles_sentences_and_numbers_without_spaces_between_character
 
     text = read_bulletin_text(path)
 
-    lines = text.splitlines()
+    lines = [line.strip() for line in text.splitlines()]
     for title in SAMPLE_ARTICLE_TITLES:
         assert title in lines
     assert "科技情报参考" in lines and "2024年第3期" in lines
@@ -96,21 +98,33 @@ def test_docx_gives_paragraphs_in_order_with_headings_marked(tmp_path: Path) -> 
     path = tmp_path / "2024-03.docx"
     make_docx(path, SAMPLE_ARTICLE_TITLES, SAMPLE_BULLETIN_LINES)
 
-    lines = [line for line in read_bulletin_text(path).splitlines() if line]
+    lines = [line.strip() for line in read_bulletin_text(path).splitlines() if line]
 
     expected = [f"## {line}" if line in SAMPLE_ARTICLE_TITLES else line for line in SAMPLE_BULLETIN_LINES]
     assert lines == expected
     assert any("12.34亿元" in line for line in lines)
 
 
-def test_docx_table_cells_become_lines_after_the_paragraphs_before_them(tmp_path: Path) -> None:
+def test_docx_table_is_read_row_by_row_with_its_header_labels(tmp_path: Path) -> None:
     path = tmp_path / "table.docx"
-    rows = [["指标", "2023年", "2024年"], ["专项资金", "9.87亿元", "12.34亿元"]]
+    rows = [["指标", "2023年", "2024年"], ["专项资金", "9.87亿元", "12.34亿元"], ["孵化器", "9家", "11家"]]
     make_docx(path, ["资金投入"], ["资金投入", "云山市科技投入情况如下。"], table_rows=rows)
 
-    lines = [line for line in read_bulletin_text(path).splitlines() if line]
+    lines = [line.strip() for line in read_bulletin_text(path).splitlines() if line]
 
-    assert lines == ["## 资金投入", "云山市科技投入情况如下。", *rows[0], *rows[1]]
+    assert lines == [
+        "## 资金投入",
+        "云山市科技投入情况如下。",
+        "指标：专项资金；2023年：9.87亿元；2024年：12.34亿元",
+        "指标：孵化器；2023年：9家；2024年：11家",
+    ]
+
+
+def test_docx_table_without_a_header_row_joins_each_rows_cells(tmp_path: Path) -> None:
+    path = tmp_path / "plain-table.docx"
+    make_docx(path, [], ["说明"], table_rows=[["云山市全年投入科技专项资金，用于氢能产业", "12.34亿元"]])
+
+    assert "云山市全年投入科技专项资金，用于氢能产业；12.34亿元" in read_bulletin_text(path)
 
 
 def test_docx_merged_table_cell_is_read_once(tmp_path: Path) -> None:
@@ -187,7 +201,8 @@ BAD_FILES = {
     "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "not a readable PDF"),
     "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "not a readable PDF"),
     "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "password"),
-    "image-only pdf": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "no text layer"),
+    "image-only pdf without text": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "OCR found no text"),
+    "not an image": ("page.png", lambda p, t: p.write_bytes(b"\x89PNG\r\n\x1a\n" + RANDOM_BYTES), "not a readable image"),
     "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "docx"),
     "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "docx"),
     "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "docx"),
@@ -212,7 +227,7 @@ def test_unreadable_file_raises_bad_bulletin_naming_the_file(tmp_path: Path, cas
 
 
 def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(qa.ingest, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(qa.ingest.limits, "MAX_FILE_BYTES", 1024)
     path = tmp_path / "huge.txt"
     path.write_text("云山市" * 1000, encoding="utf-8")
 
@@ -220,8 +235,8 @@ def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monk
         read_bulletin_text(path)
 
 
-def test_supported_suffixes_are_the_four_formats() -> None:
-    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx")
+def test_supported_suffixes_are_text_pdf_word_and_page_images() -> None:
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".pdf", ".docx", ".png", ".jpg", ".jpeg")
 
 
 def test_suffix_case_does_not_matter(tmp_path: Path) -> None:

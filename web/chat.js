@@ -82,6 +82,17 @@ function renderPassage(group, passageId) {
   return box;
 }
 
+/** Text read from a scan by OCR may differ from the printed page: say so on its chip. */
+function ocrMark(citation) {
+  const confidence = citation && citation.ocr_confidence;
+  if (typeof confidence !== "number") return null;
+  return el("span", {
+    className: "citation-ocr",
+    text: "OCR",
+    attrs: { title: `识别自扫描件（置信度 ${confidence.toFixed(2)}），请以原件为准` },
+  });
+}
+
 function renderCitationChips(citations, heading) {
   const groups = groupByArticle(citations);
   if (!groups.length) return null;
@@ -110,6 +121,7 @@ function renderCitationChips(citations, heading) {
         " · ",
         el("span", { className: "citation-title", text: group.article.title }),
       ]),
+      ocrMark(group.passages[0]),
       el("span", { className: "citation-caret", attrs: { "aria-hidden": "true" } }),
     ]);
     list.append(el("li", {}, [chip]));
