@@ -4,8 +4,9 @@ document is generated from both (qa.openapi)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Sequence
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -13,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from . import schema
 from .config import Settings
-from .engine import Status, Turn
+from .engine import Engine, Status, Turn
 from .errors import BadQuestion, BadRequest
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
@@ -177,26 +178,62 @@ class Answer(ResponseModel):
         )
 
 
+class RelatedArticle(ResponseModel):
+    issue: IssueRef
+    article: ArticleRef
+    url: str = Field(description="Opens the article in the web page.")
+
+    @classmethod
+    def of(cls, issue: schema.Issue, article: schema.Article) -> "RelatedArticle":
+        return cls(
+            issue=IssueRef(id=issue.id, label=issue.label, source=issue.source),
+            article=ArticleRef(id=article.id, title=article.title),
+            url=f"/articles/{quote(article.id, safe='/')}",
+        )
+
+
 class AskResponse(ResponseModel):
-    question: str
+    question: str = Field(description="As asked (trimmed).")
+    resolved_question: str | None = Field(
+        description="How a follow-up was read with the history ('那宜昌呢？' → '宜昌…'); null when taken as asked."
+    )
     found: bool
     message: str
     answer: Answer | None = Field(description="null when found is false; citations are still given.")
     citations: list[Citation]
+    related_articles: list[RelatedArticle] = Field(
+        description="Up to 3 articles on the same topic in other issues than the answer's (empty when not found)."
+    )
     mode: Literal["hybrid", "dense", "keyword"]
+    build_id: str | None = Field(description="The index build that answered.")
     took_ms: float
 
     @classmethod
-    def of(cls, answer: schema.Answer, mode: str, took_ms: float) -> "AskResponse":
+    def of(
+        cls, answer: schema.Answer, mode: str, took_ms: float, related: Sequence[tuple[schema.Issue, schema.Article]] = ()
+    ) -> "AskResponse":
         return cls(
             question=answer.question,
+            resolved_question=answer.resolved_question,
             found=answer.found,
             message=answer.message,
             answer=Answer.of(answer) if answer.found else None,
             citations=[Citation.of(cited) for cited in answer.citations],
+            related_articles=[RelatedArticle.of(issue, article) for issue, article in related],
             mode=mode,
+            build_id=answer.build_id,
             took_ms=round(took_ms, 1),
         )
+
+
+def answer_question(engine: Engine, request: AskRequest) -> AskResponse:
+    """Ask the engine and shape its answer: the one response both /api/ask and `qa ask --json` give."""
+    started = time.perf_counter()
+    answer = engine.ask(
+        request.question, top_k=request.top_k, mode=request.mode, issue_id=request.issue, history=request.turns()
+    )
+    related = engine.related_articles(answer.citation.article_id) if answer.found and answer.citation else []
+    return AskResponse.of(answer, request.mode, (time.perf_counter() - started) * 1000, related)
 
 
 class ArticleSummary(ResponseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import time
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
@@ -20,11 +19,11 @@ import qa
 from . import uploads
 from .api import (
     ArticleDetail,
-    AskResponse,
     ErrorResponse,
     Health,
     IssueList,
     Unavailable,
+    answer_question,
     parse_ask_request,
 )
 from .config import Settings
@@ -106,17 +105,7 @@ def ask() -> Response:
     if not request.is_json:
         raise UnsupportedMediaType("请以 Content-Type: application/json 发送 JSON 请求体")
     question = parse_ask_request(request.get_data(cache=False), current_settings().max_question_chars)
-    engine = current_engine()
-    started = time.perf_counter()
-    answer = engine.ask(
-        question.question,
-        top_k=question.top_k,
-        mode=question.mode,
-        issue_id=question.issue,
-        history=question.turns(),
-    )
-    took_ms = (time.perf_counter() - started) * 1000
-    return json_response(AskResponse.of(answer, question.mode, took_ms))
+    return json_response(answer_question(current_engine(), question))
 
 
 @api.get("/api/issues")

@@ -19,7 +19,7 @@ from .chunking import chunk_article, embedding_text
 from .config import Settings
 from .corpus import PARSER_VERSION, read_issue
 from .ingest import SUPPORTED_SUFFIXES
-from .labels import forget_label, read_labels, write_label
+from .labels import forget_label, read_issue_ids, read_labels, write_label
 from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
 from .keywords import KeywordTokenizer, corpus_terms
@@ -53,10 +53,13 @@ def sha256_of(path: Path) -> str:
 def load_corpus(seeds_dir: Path) -> list[Issue]:
     """Parse every bulletin in the seeds directory; issue ids are made unique."""
     labels = read_labels(seeds_dir)
+    fixed_ids = read_issue_ids(seeds_dir)
     issues: list[Issue] = []
     seen: set[str] = set()
     for path in bulletin_files(seeds_dir):
         issue = read_issue(path, labels.get(path.name))
+        if fixed_ids.get(path.name, issue.id) != issue.id:
+            issue = _renumbered(issue, fixed_ids[path.name])
         if issue.id in seen:
             issue = _renumbered(issue, f"{issue.id}-{len(seen) + 1}")
         seen.add(issue.id)
@@ -75,6 +78,7 @@ def _renumbered(issue: Issue, new_id: str) -> Issue:
 
 def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str], labels: dict[str, str]) -> dict:
     return {
+        "issue_ids": read_issue_ids(settings.seeds_dir),
         "format": store.FORMAT_VERSION,
         "parser": PARSER_VERSION,
         "model": embedder.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
 from .answer import answer as extract_answer
@@ -68,6 +68,9 @@ class Engine(Protocol):
     def article(self, article_id: str) -> tuple[Issue, Article]:
         """Raises NotFound."""
 
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        """Articles on the same topic in other issues, most similar first ([] for an unknown id)."""
+
     def status(self) -> Status:
         """Raises IndexNotReady."""
 
@@ -121,10 +124,13 @@ class BulletinEngine:
             snapshot = self.snapshot(wait=True)
             if snapshot.issue(issue_id) is None:
                 raise NotFound(f"没有这一期：{issue_id}")
-        text = resolve_follow_up(question.strip(), [turn.question for turn in history], snapshot)
+        asked = question.strip()
+        text = resolve_follow_up(asked, [turn.question for turn in history], snapshot)
         parsed = analyse(snapshot, text)
         hits = search(snapshot, self.encode, text, top_k=top_k, mode=mode, issue_id=issue_id or parsed.issue_id)
-        return extract_answer(snapshot, parsed, hits)
+        answer = extract_answer(snapshot, parsed, hits)
+        resolved = text if text != asked else None
+        return replace(answer, question=asked, resolved_question=resolved, build_id=snapshot.build_id)
 
     def issues(self) -> list[Issue]:
         return list(self.snapshot().issues)
@@ -137,6 +143,11 @@ class BulletinEngine:
         if article is None:
             raise NotFound(f"没有这篇文章：{article_id}")
         return snapshot.issue(article.issue_id), article
+
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        snapshot = self.snapshot()
+        related = (snapshot.articles.get(other) for other in snapshot.related.get(article_id, ()))
+        return [(snapshot.issue(article.issue_id), article) for article in related if article is not None]
 
     def status(self) -> Status:
         snapshot = self.snapshot()

@@ -93,6 +93,7 @@ class Answer:
     related: tuple[Citation, ...] = ()  # the rest of what retrieval found, for "see also"
     other_period: PeriodNote | None = None
     resolved_question: str | None = None  # a follow-up as the engine understood it
+    build_id: str | None = None  # the index build that answered (set by the engine)
 
     @property
     def citations(self) -> tuple[Citation, ...]:

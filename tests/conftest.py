@@ -144,6 +144,11 @@ class FakeEngine:
                     return issue, article
         raise NotFound(f"没有这篇文章：{article_id}")
 
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        """Every article of the other issues (there are few)."""
+        issue_id = article_id.split("/")[0]
+        return [(issue, article) for issue in FAKE_ISSUES if issue.id != issue_id for article in issue.articles]
+
     def status(self) -> Status:
         return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5, built_at="2024-04-01T08:00:00+00:00")
 

@@ -580,3 +580,23 @@ def test_app_starts_before_the_first_build_and_picks_it_up(tmp_path, api_web_dir
     assert response.status_code == 200
     assert {citation["article"]["id"] for citation in response.get_json()["citations"]} == {"2024-05/01"}
     assert client.get("/healthz").get_json()["issues"] == 1
+
+
+def test_follow_up_returns_how_it_was_read(built_client):
+    history = [{"question": "云山市建成了多少座加氢站？", "answer": None}]
+    body = ask(built_client, {"question": "那白河市呢？", "history": history}).get_json()
+    assert body["question"] == "那白河市呢？"
+    assert body["resolved_question"] is not None and "白河市" in body["resolved_question"]
+    assert body["resolved_question"] != body["question"]
+    assert body["build_id"] == built_client.get("/healthz").get_json()["build_id"]
+    plain = ask(built_client, {"question": "云山市建成了多少座加氢站？"}).get_json()
+    assert plain["resolved_question"] is None
+
+
+def test_answer_lists_related_articles_of_other_issues(api_client):
+    body = ask(api_client).get_json()
+    related = body["related_articles"]
+    assert related and all(item["issue"]["id"] != body["answer"]["citation"]["issue"]["id"] for item in related)
+    assert related[0]["url"] == f"/articles/{related[0]['article']['id']}"
+    not_found = ask(api_client, {"question": "量子计算机"}).get_json()
+    assert not_found["related_articles"] == []
