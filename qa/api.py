@@ -97,8 +97,17 @@ def validation_message(exc: ValidationError) -> str:
 
 def parse_ask_request(body: bytes, max_question_chars: int) -> AskRequest:
     """Validate a raw JSON body; raises BadQuestion (the question itself) or BadRequest."""
+    return _validated(lambda context: AskRequest.model_validate_json(body, context=context), max_question_chars)
+
+
+def validated_ask_request(fields: dict[str, Any], max_question_chars: int) -> AskRequest:
+    """The same checks and messages for a request made of Python values (the command line)."""
+    return _validated(lambda context: AskRequest.model_validate(fields, context=context), max_question_chars)
+
+
+def _validated(validate, max_question_chars: int) -> AskRequest:
     try:
-        return AskRequest.model_validate_json(body, context={"max_question_chars": max_question_chars})
+        return validate({"max_question_chars": max_question_chars})
     except ValidationError as exc:
         about_question = exc.errors()[0]["loc"][:1] == ("question",)
         raise (BadQuestion if about_question else BadRequest)(validation_message(exc)) from None

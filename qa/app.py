@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path
+from typing import Callable
 
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -78,11 +79,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bool = False) -> None:
-    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True."""
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dev: bool = False,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True.
+
+    `on_ready` gets the page's URL once the model and index are loaded and the port is bound."""
     app = create_app(settings)
     app.config["LOG_REQUESTS"] = True
+    url = f"http://{host}:{port}/"
     if dev:
+        if on_ready:
+            on_ready(url)
         app.run(host=host, port=port, debug=True)
         return
     import waitress
@@ -91,8 +103,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
-    logger.info("serving on http://%s:%d", host, port)
-    waitress.serve(app, host=host, port=port, threads=8)
+    server = waitress.create_server(app, host=host, port=port, threads=8)
+    logger.info("serving on %s", url)
+    if on_ready:
+        on_ready(url)
+    server.run()
 
 
 # ---- JSON API ----------------------------------------------------------------------------

@@ -42,7 +42,7 @@ class BuildResult:
 
 def bulletin_files(seeds_dir: Path) -> list[Path]:
     if not seeds_dir.is_dir():
-        raise BadBulletin(f"seeds directory {seeds_dir} does not exist")
+        raise BadBulletin(f"简报目录 {seeds_dir} 不存在")
     return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
 
 
@@ -65,7 +65,7 @@ def load_corpus(seeds_dir: Path) -> list[Issue]:
         seen.add(issue.id)
         issues.append(issue)
     if not issues:
-        raise BadBulletin(f"no bulletin files (.txt, .md, .pdf, .docx) in {seeds_dir}")
+        raise BadBulletin(f"{seeds_dir} 中没有简报文件（.txt、.md、.pdf、.docx）")
     return issues
 
 
@@ -94,7 +94,7 @@ def _build_lock(settings: Settings) -> FileLock:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise BuildLocked(f"another build is running on {settings.index_dir}; try again when it finishes") from None
+        raise BuildLocked(f"另一个索引构建正在进行（{settings.index_dir}），请等它结束后再试") from None
     return lock
 
 
@@ -207,7 +207,7 @@ def add_bulletins(
     parsed: list[tuple[Path, Issue]] = []
     for path in paths:
         if not path.is_file():
-            raise BadBulletin(f"{path}: no such file")
+            raise BadBulletin(f"{path}：文件不存在")
         digest = sha256_of(path)
         if digest in existing:
             log.info("%s: same content as %s, already added", path.name, existing[digest])
@@ -217,7 +217,7 @@ def add_bulletins(
     for path, _issue in parsed:
         target = settings.seeds_dir / path.name
         if target.exists():
-            raise BadBulletin(f"{path.name}: a different file with this name is already in {settings.seeds_dir}")
+            raise BadBulletin(f"{path.name}：{settings.seeds_dir} 中已有同名的另一个文件")
     started = time.perf_counter()
     lock = _build_lock(settings)
     labels_before = read_labels(settings.seeds_dir)
@@ -249,9 +249,9 @@ def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple
     issue = next((i for i in issues if i.id == issue_id), None)
     if issue is None:
         known = ", ".join(i.id for i in issues)
-        raise NotFound(f"no issue {issue_id!r} in {settings.seeds_dir} (known: {known})")
+        raise NotFound(f"没有这一期：{issue_id}（现有：{known}）")
     if len(issues) == 1:
-        raise BadBulletin(f"{issue_id} is the only issue; the index cannot be empty")
+        raise BadBulletin(f"{issue_id} 是唯一的一期，索引不能为空")
     started = time.perf_counter()
     lock = _build_lock(settings)
     source = settings.seeds_dir / issue.source

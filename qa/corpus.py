@@ -81,7 +81,7 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
     trusted = bool(toc_titles) or any(line is not None and line.markdown_heading for line in lines)
     sections = _articles_from_blocks(blocks, min_chars=0 if trusted else MIN_ARTICLE_CHARS)
     if not sections:
-        raise BadBulletin(f"{source}: no recognisable article (no headings or titles found)")
+        raise BadBulletin(f"{source}：没有可识别的文章（找不到标题）")
     issue_id = issue_id_for(label, source)
     articles = tuple(
         Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=clean_title(title), text=body, ordinal=n)

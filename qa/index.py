@@ -158,17 +158,17 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
     """Load the current build; IndexNotReady if none, IndexMismatch if built another way."""
     build_id = current_build_id(index_dir)
     if build_id is None or not (build_dir(index_dir, build_id) / "manifest.json").exists():
-        raise IndexNotReady(f"no index built yet in {index_dir}: run `qa build`")
+        raise IndexNotReady(f"{index_dir} 中还没有索引：请先运行 qa build")
     manifest = read_manifest(index_dir, build_id)
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatch(
-            f"index {build_id} has format {manifest.get('format')}, this version reads {FORMAT_VERSION}: "
-            "run `qa build --force`"
+            f"索引 {build_id} 的格式版本是 {manifest.get('format')}，本程序读取版本 {FORMAT_VERSION}："
+            "请运行 qa build --force"
         )
     if model_name is not None and manifest.get("model") != model_name:
         raise IndexMismatch(
-            f"index {build_id} was built with model {manifest.get('model')!r}, not {model_name!r}: "
-            "run `qa build --force` (or set QA_EMBED_MODEL to the model it was built with)"
+            f"索引 {build_id} 用模型 {manifest.get('model')!r} 构建，不是 {model_name!r}："
+            "请运行 qa build --force（或把 QA_EMBED_MODEL 设为构建时的模型）"
         )
     folder = build_dir(index_dir, build_id)
     articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]

@@ -36,18 +36,18 @@ def read_bulletin_text(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise BadBulletin(
-            f"{path.name}: unsupported file type {suffix or '(none)'!r}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            f"{path.name}：不支持的文件类型 {suffix or '（无后缀）'}；"
+            f"只接受 {'、'.join(SUPPORTED_SUFFIXES)}"
         )
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise BadBulletin(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:g} MB")
+            raise BadBulletin(f"{path.name} 有 {size / 2**20:.1f} MB，超过上限 {MAX_FILE_BYTES / 2**20:g} MB")
         data = path.read_bytes()
     except OSError as exc:
-        raise BadBulletin(f"{path.name} cannot be read: {exc.strerror or exc}") from exc
+        raise BadBulletin(f"{path.name} 无法读取：{exc.strerror or exc}") from exc
     if not data.strip():
-        raise BadBulletin(f"{path.name} is empty")
+        raise BadBulletin(f"{path.name} 是空文件")
 
     if suffix == ".pdf":
         text = _pdf_text(path.name, data)
@@ -57,7 +57,7 @@ def read_bulletin_text(path: Path) -> str:
         text = _decode_text(path.name, data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise BadBulletin(f"{path.name} is empty")
+        raise BadBulletin(f"{path.name} 是空文件")
     return text
 
 
@@ -67,17 +67,17 @@ def _decode_text(name: str, data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise BadBulletin(f"{name}: text encoding not recognised (expected UTF-8 or GB18030)") from None
+            raise BadBulletin(f"{name}：无法识别文本编码（应为 UTF-8 或 GB18030）") from None
     sample = data[:65536]
     control_share = sum(sample.count(byte) for byte in _CONTROL_BYTES) / len(sample)
     if b"\x00" in data or control_share > _MAX_CONTROL_SHARE:
-        raise BadBulletin(f"{name} looks like a binary file, not text")
+        raise BadBulletin(f"{name} 像是二进制文件，不是文本")
     for encoding in ("utf-8-sig", "gb18030"):  # gb18030 is a superset of GBK/GB2312
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BadBulletin(f"{name}: text encoding not recognised (expected UTF-8 or GB18030)")
+    raise BadBulletin(f"{name}：无法识别文本编码（应为 UTF-8 或 GB18030）")
 
 
 def _pdf_text(name: str, data: bytes) -> str:
@@ -91,15 +91,15 @@ def _pdf_text(name: str, data: bytes) -> str:
             raise FileNotDecryptedError("wrong password")
         pages = [page.extract_text() or "" for page in reader.pages]
     except FileNotDecryptedError:
-        raise BadBulletin(f"{name} is password-protected; save an unprotected copy and add that") from None
+        raise BadBulletin(f"{name} 有密码保护：请另存一份无密码的文件再加入") from None
     except Exception as exc:  # malformed PDFs surface as PdfReadError, ValueError, KeyError, ...
-        raise BadBulletin(f"{name} is not a readable PDF ({exc})") from exc
+        raise BadBulletin(f"{name} 不是可读的 PDF（{exc}）") from exc
     # Per-line strip: pypdf turns x offsets into leading spaces (a centred page number comes out " 7").
     page_texts = [
         "\n".join(line.strip() for line in text.strip().splitlines()) for text in pages if text.strip()
     ]
     if not page_texts:
-        raise BadBulletin(f"{name} has no text layer (scanned images?); OCR is not supported")
+        raise BadBulletin(f"{name} 没有文字层（可能是扫描图片），暂不支持文字识别（OCR）")
     text = "\n\n".join(page_texts)
     return _KANGXI_RADICALS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
 
@@ -119,7 +119,7 @@ def _docx_text(name: str, data: bytes) -> str:
                 # strip() also drops the full-width spaces ("　　") typed as first-line indents.
                 blocks.append(_heading_prefix(item.style.name if item.style else "") + item.text.strip())
     except Exception as exc:  # python-docx reports broken packages as BadZipFile, KeyError, XMLSyntaxError, ...
-        raise BadBulletin(f"{name} is not a readable Word .docx file ({exc})") from exc
+        raise BadBulletin(f"{name} 不是可读的 Word .docx 文件（{exc}）") from exc
     return "\n\n".join(block for block in blocks if block.strip())
 
 

@@ -463,16 +463,27 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
 
     from qa.app import serve
 
-    started = []
+    started, ready = [], []
+
+    class Server:
+        def run(self):
+            started.append("run")
+
+    def create_server(app, **options):
+        started.append(("waitress", app, options))
+        return Server()
+
     monkeypatch.setattr(qa.engine, "open_engine", lambda settings: fake_engine, raising=False)
-    monkeypatch.setattr(waitress, "serve", lambda app, **options: started.append(("waitress", app, options)))
+    monkeypatch.setattr(waitress, "create_server", create_server)
     monkeypatch.setattr(flask.Flask, "run", lambda app, **options: started.append(("flask", app, options)))
-    serve(api_settings, host="0.0.0.0", port=8123, dev=dev)
-    [(server, app, options)] = started
+    serve(api_settings, host="0.0.0.0", port=8123, dev=dev, on_ready=ready.append)
+    (server, app, options), *rest = started
     if dev:
         assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
     else:
         assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": 8})
+        assert rest == ["run"]  # ready is said once the socket is bound, before serving
+    assert ready == ["http://0.0.0.0:8123/"]
     assert app.config["LOG_REQUESTS"] is True
     assert app.extensions["qa"].settings is api_settings
 

@@ -271,9 +271,9 @@ def test_adding_the_same_content_under_another_name_is_a_no_op(fresh_settings, n
 @pytest.mark.parametrize(
     ("name", "content", "complaint"),
     [
-        ("empty.txt", b"", "empty"),
-        ("blob.txt", bytes(range(256)) * 8, "binary"),
-        ("notes.txt", "会议记录：下周一上午九点开会。\n".encode(), "no recognisable article"),
+        ("empty.txt", b"", "空文件"),
+        ("blob.txt", bytes(range(256)) * 8, "二进制"),
+        ("notes.txt", "会议记录：下周一上午九点开会。\n".encode(), "没有可识别的文章"),
     ],
     ids=["empty", "binary", "no-article"],
 )
@@ -406,7 +406,7 @@ def test_build_add_and_remove_raise_build_locked_while_the_lock_is_held(fresh_se
         thread.start()
         assert held.wait(timeout=60)
     try:
-        with pytest.raises(BuildLocked, match="another build is running"):
+        with pytest.raises(BuildLocked, match="另一个索引构建正在进行"):
             build(fresh_settings, FakeEmbedder(), force=True)
         with pytest.raises(BuildLocked):
             add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])

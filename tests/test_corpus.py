@@ -215,10 +215,10 @@ def test_hard_wrapped_extraction_with_paragraph_end_marks():
 @pytest.mark.parametrize(
     "content, message",
     [
-        (b"", "empty"),
-        (b"   \n\n  ", "empty"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary"),
-        ("只是一句话，没有标题。".encode(), "no recognisable article"),
+        (b"", "空文件"),
+        (b"   \n\n  ", "空文件"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "二进制"),
+        ("只是一句话，没有标题。".encode(), "没有可识别的文章"),
     ],
 )
 def test_bad_bulletins_raise_a_clear_error_naming_the_file(tmp_path, content, message):

@@ -178,23 +178,23 @@ RANDOM_BYTES = b"\x00\x01" + random.Random(7).randbytes(4096)
 
 BAD_FILES = {
     # case: (file name, writer, words the message must contain)
-    "empty": ("empty.txt", lambda p, t: p.write_bytes(b""), "is empty"),
-    "whitespace only": ("blank.md", lambda p, t: p.write_bytes(b" \r\n\t \n"), "is empty"),
-    "empty pdf": ("empty.pdf", lambda p, t: p.write_bytes(b""), "is empty"),
-    "binary with NULs": ("random.txt", lambda p, t: p.write_bytes(RANDOM_BYTES), "binary"),
-    "control characters": ("ctrl.txt", lambda p, t: p.write_bytes(b"\x01\x02\x03\x04abc" * 100), "binary"),
-    "unknown encoding": ("latin1.txt", lambda p, t: p.write_bytes("café ÿ".encode("latin-1")), "encoding"),
-    "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "not a readable PDF"),
-    "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "not a readable PDF"),
-    "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "password"),
-    "image-only pdf": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "no text layer"),
+    "empty": ("empty.txt", lambda p, t: p.write_bytes(b""), "空文件"),
+    "whitespace only": ("blank.md", lambda p, t: p.write_bytes(b" \r\n\t \n"), "空文件"),
+    "empty pdf": ("empty.pdf", lambda p, t: p.write_bytes(b""), "空文件"),
+    "binary with NULs": ("random.txt", lambda p, t: p.write_bytes(RANDOM_BYTES), "二进制"),
+    "control characters": ("ctrl.txt", lambda p, t: p.write_bytes(b"\x01\x02\x03\x04abc" * 100), "二进制"),
+    "unknown encoding": ("latin1.txt", lambda p, t: p.write_bytes("café ÿ".encode("latin-1")), "编码"),
+    "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "不是可读的 PDF"),
+    "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "不是可读的 PDF"),
+    "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "密码"),
+    "image-only pdf": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "没有文字层"),
     "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "docx"),
     "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "docx"),
     "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "docx"),
-    "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "is empty"),
-    "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt, .md, .pdf, .docx"),
-    "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "unsupported"),
-    "missing file": ("gone.txt", lambda p, t: None, "cannot be read"),
+    "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "空文件"),
+    "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt、.md、.pdf、.docx"),
+    "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "不支持"),
+    "missing file": ("gone.txt", lambda p, t: None, "无法读取"),
 }
 
 
@@ -216,7 +216,7 @@ def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monk
     path = tmp_path / "huge.txt"
     path.write_text("云山市" * 1000, encoding="utf-8")
 
-    with pytest.raises(BadBulletin, match=r"huge\.txt .*limit"):
+    with pytest.raises(BadBulletin, match=r"huge\.txt .*上限"):
         read_bulletin_text(path)
 
 

@@ -335,14 +335,14 @@ def test_same_content_again_is_done_without_a_new_build(client, upload_settings)
     job = upload_and_wait(client, "copy-of-yunshan.txt", FIXTURE_BULLETIN.read_bytes())
     assert job["status"] == "done", job["error"]
     assert job["result"]["added"] is False
-    assert "already in the index" in job["result"]["message"]
+    assert "索引中已有相同内容" in job["result"]["message"]
     assert job["result"]["message"] == (
-        "copy-of-yunshan.txt: the same content is already in the index as 2024-03-yunshan.txt"
+        "copy-of-yunshan.txt：索引中已有相同内容（2024-03-yunshan.txt）"
     )
     assert job["result"]["issue"]["id"] == "2024-03"
     assert index_state(upload_settings) == before and not uploads_left(upload_settings)
     again = upload_and_wait(client, "2024-03-yunshan.txt", FIXTURE_BULLETIN.read_bytes())  # same name too
-    assert again["result"]["message"].startswith("2024-03-yunshan.txt: the same content is already")
+    assert again["result"]["message"].startswith("2024-03-yunshan.txt：索引中已有相同内容")
 
 
 def test_two_different_files_with_the_same_name_are_both_kept(client, upload_settings):
@@ -371,9 +371,9 @@ def test_an_issue_id_already_taken_is_reported_as_indexed(client):
 
 @pytest.mark.parametrize(
     "name, content, reason",
-    [("junk.txt", bytes(range(256)) * 40, "binary"), ("empty.txt", b"", "empty"), ("blank.md", b"  \n\n ", "empty"),
+    [("junk.txt", bytes(range(256)) * 40, "二进制"), ("empty.txt", b"", "空文件"), ("blank.md", b"  \n\n ", "空文件"),
      ("fake.pdf", b"%PDF-1.4 not really", "PDF"), ("fake.docx", b"PK\x03\x04 broken zip", ".docx"),
-     ("no-articles.txt", "科技情报参考\n\n2024年第9期\n".encode(), "no recognisable article")],
+     ("no-articles.txt", "科技情报参考\n\n2024年第9期\n".encode(), "没有可识别的文章")],
 )  # fmt: skip
 def test_unparseable_upload_fails_and_changes_nothing(client, upload_settings, name, content, reason):
     before = index_state(upload_settings)
@@ -416,7 +416,7 @@ def test_a_build_that_never_ends_fails_the_job_clearly(client, upload_settings, 
     with lock:
         job = upload_and_wait(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
     assert job["status"] == "failed"
-    assert "another build is running" in job["error"]
+    assert "另一个索引构建正在进行" in job["error"]
     assert str(upload_settings.index_dir) not in job["error"]
     assert index_state(upload_settings) == before and not uploads_left(upload_settings)
 
@@ -476,7 +476,7 @@ def test_job_queue_runs_jobs_in_order_and_reports_failures():
     assert [job.status for job in finished] == ["done", "done", "failed", "failed"]
     assert finished[0].result == "one" and finished[0].description == "a"
     assert finished[2].error == "x.txt is empty"
-    assert "secret" not in finished[3].error and "server log" in finished[3].error
+    assert "secret" not in finished[3].error and "服务器日志" in finished[3].error
     assert jobs.status("nope") is None
 
 
