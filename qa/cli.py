@@ -163,7 +163,7 @@ def remove(obj: _Context, issue_id):
 @click.pass_obj
 def ask(obj: _Context, question, as_json, top_k, mode, issue_id):
     """提问（中文）。找到答案时退出码为 0，没有找到为 1，出错为 2。"""
-    from .api import answer_question, validated_ask_request
+    from .http.models import answer_question, validated_ask_request
     from .cli_output import print_answer
 
     request = run(lambda: validated_ask_request(
@@ -198,7 +198,7 @@ def issues(obj: _Context):
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
     """提供问答网页和 JSON API（waitress，8 个线程）。"""
-    from .app import serve as run_server
+    from .http.app import serve as run_server
 
     _check_port_free(host, port)
     _limit_malloc_arenas()
@@ -250,6 +250,36 @@ def evaluate(obj: _Context, questions_file, mode, as_json):
     engine = run(lambda: open_engine(obj.settings))
     report = run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
+
+
+@main.group()
+def feedback():
+    """读者对答案的反馈（网页上的 有用 / 不对）。"""
+
+
+@feedback.command(name="export")
+@click.option("--since", help="只导出这一天（YYYY-MM-DD，UTC）及以后的反馈。")
+@click.option("--output", "-o", type=_PATH, help="写入这个文件（默认输出到标准输出）。")
+@click.pass_obj
+def export_feedback(obj: _Context, since, output):
+    """把反馈导出为 JSONL，格式与训练问题（train/questions/）相同，核对后可用作训练数据。"""
+    from datetime import datetime, timezone
+
+    from .feedback import DB_FILE, FeedbackStore, training_rows
+
+    start = None
+    if since:
+        try:
+            start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise Failure(f"--since 应为日期 YYYY-MM-DD，而不是 {since!r}") from None
+    items = run(lambda: FeedbackStore(obj.settings.index_dir / DB_FILE).since(start))
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in training_rows(items))
+    if output:
+        run(lambda: output.write_text(lines, encoding="utf-8"))
+        click.echo(f"已导出 {len(items)} 条反馈到 {output}", err=True)
+    else:
+        click.echo(lines, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import click
 
-from .api import AskResponse, Citation
+from .http.models import AskResponse, Citation
 from .schema import Issue
 
 BULLETIN = "《科技情报参考》"

@@ -3,9 +3,11 @@ reloads it when a new build is switched in, and answers questions."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from .answer import answer as extract_answer
@@ -70,6 +72,10 @@ class Engine(Protocol):
 
     def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
         """Articles on the same topic in other issues, most similar first ([] for an unknown id)."""
+
+    def source_file(self, issue_id: str) -> tuple[Issue, Path]:
+        """The bulletin file an issue was indexed from. Raises NotFound for an unknown issue, or
+        when the file is gone or no longer what was indexed (its sha256 differs)."""
 
     def status(self) -> Status:
         """Raises IndexNotReady."""
@@ -148,6 +154,21 @@ class BulletinEngine:
         snapshot = self.snapshot()
         related = (snapshot.articles.get(other) for other in snapshot.related.get(article_id, ()))
         return [(snapshot.issue(article.issue_id), article) for article in related if article is not None]
+
+    def source_file(self, issue_id: str) -> tuple[Issue, Path]:
+        snapshot = self.snapshot()
+        issue = snapshot.issue(issue_id)
+        if issue is None:
+            raise NotFound(f"没有这一期：{issue_id[:40]}")
+        path = self.settings.seeds_dir / issue.source
+        indexed = snapshot.manifest.get("sources", {}).get(issue.source)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        if digest is None or digest != indexed:
+            raise NotFound(f"{issue.label} 的原文件已不在或已被更改：请重新建立索引（qa build）")
+        return issue, path
 
     def status(self) -> Status:
         snapshot = self.snapshot()

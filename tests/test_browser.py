@@ -32,7 +32,7 @@ def browser():
 
 @pytest.fixture(scope="session")
 def live_server(built_settings, built_engine):
-    from qa.app import create_app
+    from qa.http.app import create_app
 
     server = LiveServer(create_app(built_settings, built_engine))
     yield server

@@ -169,8 +169,8 @@ def test_ask_prints_the_answer_its_source_and_confidence_in_words(built):
 
 
 def test_ask_json_is_exactly_the_api_response(built, settings):
-    from qa.api import AskResponse
-    from qa.app import create_app
+    from qa.http.models import AskResponse
+    from qa.http.app import create_app
 
     result = built("ask", "--json", "--top-k", "3", "云山市日加氢能力达到多少？")
 
@@ -366,7 +366,7 @@ def test_a_user_mistake_in_a_real_process_is_one_line_without_traceback(settings
 def test_serve_on_a_busy_port_says_so_before_loading_anything(qa, monkeypatch):
     import socket
 
-    from qa import app as web_app
+    from qa.http import app as web_app
 
     loaded = []
     monkeypatch.setattr(web_app, "serve", lambda *args, **kwargs: loaded.append(args))
@@ -382,7 +382,7 @@ def test_serve_on_a_busy_port_says_so_before_loading_anything(qa, monkeypatch):
 
 
 def test_serve_says_ready_with_the_url_once(qa, monkeypatch):
-    from qa import app as web_app
+    from qa.http import app as web_app
 
     monkeypatch.setattr(web_app, "serve", lambda settings, host, port, dev, on_ready: on_ready(f"http://{host}:{port}/"))
     result = qa("serve", "--port", "0")

@@ -1,6 +1,6 @@
-"""The HTTP API's schema: pydantic models for requests and responses and their conversion from
-pipeline records. The upload models live with the upload routes (qa.uploads); the OpenAPI
-document is generated from both (qa.openapi)."""
+"""The HTTP API's schema: pydantic models for asking, reading and health, their conversion from
+pipeline records, and `answer_question`, the one response both /api/ask and `qa ask --json` give.
+Flask-free, so the command line can use it. Upload and feedback models live with their routes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from . import schema
-from .config import Settings
-from .engine import Engine, Status, Turn
-from .errors import BadQuestion, BadRequest
+from .. import schema
+from ..config import Settings
+from ..engine import Engine, Status, Turn
+from ..errors import BadQuestion, BadRequest
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
 MAX_HISTORY_TURNS = 10
@@ -81,6 +81,10 @@ _MESSAGES = {
     "literal_error": "{field} 只能取以下值之一：{expected}",
     "list_type": "{field} 必须是数组",
     "too_long": "{field} 最多 {max_length} 项",
+    "string_too_short": "{field} 至少要有 {min_length} 个字符",
+    "string_too_long": "{field} 最多 {max_length} 个字符",
+    "float_type": "{field} 必须是数字",
+    "bool_type": "{field} 必须是 true 或 false",
 }
 
 
