@@ -96,9 +96,10 @@ export async function openArticle(articleId, range, options = {}) {
   if (firstMark) nodes.push(el("p", { className: "reader-note", text: "黄色标记为答案引用的原文。" }));
   nodes.push(container);
   ui.readerBody.replaceChildren(...nodes);
+  const neighbours = renderArticleFooter(article);
   ui.readerBody.scrollTop = 0;
   if (firstMark) firstMark.scrollIntoView({ block: "center" });
-  renderArticleFooter(article, token);
+  fillNeighbours(article, neighbours, token);
 }
 
 function neighbourLink(article, direction) {
@@ -110,30 +111,36 @@ function neighbourLink(article, direction) {
   }, [el("span", { className: "reader-neighbour-label", text: label }), el("span", { className: "reader-neighbour-title", text: article.title })]);
 }
 
-/** Previous / next article of the same issue, and the issue's original file to download. */
-async function renderArticleFooter(article, token) {
-  const issueId = article.issue && article.issue.id;
-  let siblings = [];
-  try {
-    const issue = (await loadIssues()).find((candidate) => candidate.id === issueId);
-    siblings = issue ? (issue.articles || []).slice().sort((a, b) => a.ordinal - b.ordinal) : [];
-  } catch (unavailable) {
-    siblings = []; // the catalogue is down: the download link still works
-  }
-  if (token !== state.reader.token) return;
-  const at = siblings.findIndex((candidate) => candidate.id === article.id);
-  const previous = at > 0 ? siblings[at - 1] : null;
-  const next = at >= 0 && at + 1 < siblings.length ? siblings[at + 1] : null;
+/** The footer: the issue's original file at once, and a row the neighbours fill (its height is reserved). */
+function renderArticleFooter(article) {
+  const neighbours = el("div", { className: "reader-neighbours" });
   const download = el("a", {
     className: "reader-download",
     text: "下载原文件",
-    attrs: { href: issueFileUrl(issueId), download: "", title: `${BULLETIN_NAME}${article.issue.label} 的原始文件（${article.issue.source}）` },
+    attrs: {
+      href: issueFileUrl(article.issue.id),
+      download: "",
+      title: `${BULLETIN_NAME}${article.issue.label} 的原始文件（${article.issue.source}）`,
+    },
   });
-  ui.readerFooter.replaceChildren(
-    el("div", { className: "reader-neighbours" }, [previous ? neighbourLink(previous, -1) : null, next ? neighbourLink(next, 1) : null]),
-    download,
-  );
+  ui.readerFooter.replaceChildren(neighbours, download);
   ui.readerFooter.hidden = false;
+  return neighbours;
+}
+
+/** Previous / next article of the same issue, from the catalogue. */
+async function fillNeighbours(article, neighbours, token) {
+  let siblings = [];
+  try {
+    const issue = (await loadIssues()).find((candidate) => candidate.id === article.issue.id);
+    siblings = issue ? (issue.articles || []).slice().sort((a, b) => a.ordinal - b.ordinal) : [];
+  } catch (unavailable) {
+    return; // the catalogue is down: the download link still works
+  }
+  if (token !== state.reader.token) return;
+  const at = siblings.findIndex((candidate) => candidate.id === article.id);
+  if (at > 0) neighbours.append(neighbourLink(siblings[at - 1], -1));
+  if (at >= 0 && at + 1 < siblings.length) neighbours.append(neighbourLink(siblings[at + 1], 1));
 }
 
 function renderCatalogue(issues) {
