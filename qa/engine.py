@@ -3,9 +3,11 @@ reloads it when a new build is switched in, and answers questions."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from .config import Settings
@@ -66,6 +68,13 @@ class Engine(Protocol):
 
     def article(self, article_id: str) -> tuple[Issue, Article]:
         """Raises NotFound."""
+
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        """Articles on the same topic in other issues, most similar first ([] for an unknown id)."""
+
+    def source_file(self, issue_id: str) -> tuple[Issue, Path]:
+        """The bulletin file an issue was indexed from. Raises NotFound for an unknown issue, or
+        when the file is gone or no longer what was indexed (its sha256 differs)."""
 
     def status(self) -> Status:
         """Raises IndexNotReady."""
@@ -132,7 +141,8 @@ class BulletinEngine:
         text = resolve_follow_up(asked, [turn.question for turn in history], snapshot.tokenizer)
         parsed, hits, found = self.prepare(text, mode=mode, issue_id=issue_id, snapshot=snapshot)
         answer = read(parsed, found, snapshot.evidence.stats, hits[:top_k], self.weights)
-        return replace(answer, question=asked, resolved_question=text if text != asked else None)
+        resolved = text if text != asked else None
+        return replace(answer, question=asked, resolved_question=resolved, build_id=snapshot.build_id)
 
     def issues(self) -> list[Issue]:
         return list(self.snapshot().issues)
@@ -145,6 +155,26 @@ class BulletinEngine:
         if article is None:
             raise NotFound(f"没有这篇文章：{article_id}")
         return snapshot.issue(article.issue_id), article
+
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        snapshot = self.snapshot()
+        related = (snapshot.articles.get(other) for other in snapshot.related.get(article_id, ()))
+        return [(snapshot.issue(article.issue_id), article) for article in related if article is not None]
+
+    def source_file(self, issue_id: str) -> tuple[Issue, Path]:
+        snapshot = self.snapshot()
+        issue = snapshot.issue(issue_id)
+        if issue is None:
+            raise NotFound(f"没有这一期：{issue_id[:40]}")
+        path = self.settings.seeds_dir / issue.source
+        indexed = snapshot.manifest.get("sources", {}).get(issue.source)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        if digest is None or digest != indexed:
+            raise NotFound(f"{issue.label} 的原文件已不在或已被更改：请重新建立索引（qa build）")
+        return issue, path
 
     def status(self) -> Status:
         snapshot = self.snapshot()

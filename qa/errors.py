@@ -6,6 +6,7 @@ class QAError(Exception):
 
     code = "error"
     http_status = 500
+    example = "出错了"  # a typical message, for the API description
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -17,11 +18,13 @@ class BadBulletin(QAError):
 
     code = "bad_bulletin"
     http_status = 422
+    example = "scan.pdf 没有文字层（可能是扫描图片），暂不支持文字识别（OCR）"
 
 
 class BadQuestion(QAError):
     code = "bad_question"
     http_status = 400
+    example = "问题不能为空"
 
 
 class BadRequest(QAError):
@@ -29,27 +32,32 @@ class BadRequest(QAError):
 
     code = "bad_request"
     http_status = 400
+    example = "top_k 不能大于 20"
 
 
 class UnsupportedMediaType(QAError):
     code = "unsupported_media_type"
     http_status = 415
+    example = "请以 Content-Type: application/json 发送 JSON 请求体"
 
 
 class Unauthorized(QAError):
     code = "unauthorized"
     http_status = 401
+    example = "需要管理员令牌：请求头 Authorization: Bearer <QA_ADMIN_TOKEN>"
     headers = {"WWW-Authenticate": 'Bearer realm="qa-admin"'}
 
 
 class UploadTooLarge(QAError):
     code = "request_entity_too_large"  # the code Flask's own 413 gets, so clients see one code
     http_status = 413
+    example = "请求体太大"
 
 
 class NotFound(QAError):
     code = "not_found"
     http_status = 404
+    example = "没有这篇文章：2023-12/99"
 
 
 class IndexNotReady(QAError):
@@ -57,6 +65,7 @@ class IndexNotReady(QAError):
 
     code = "index_not_ready"
     http_status = 503
+    example = "index 中还没有索引：请先运行 qa build"
 
 
 class IndexMismatch(QAError):
@@ -64,6 +73,7 @@ class IndexMismatch(QAError):
 
     code = "index_mismatch"
     http_status = 503
+    example = "索引用另一个模型构建：请运行 qa build --force"
 
 
 class BuildLocked(QAError):
@@ -71,6 +81,7 @@ class BuildLocked(QAError):
 
     code = "build_locked"
     http_status = 409
+    example = "另一个索引构建正在进行，请等它结束后再上传"
 
 
 class ModelUnavailable(QAError):
@@ -78,3 +89,24 @@ class ModelUnavailable(QAError):
 
     code = "model_unavailable"
     http_status = 503
+    example = "嵌入模型无法加载"
+
+
+class TooManyRequests(QAError):
+    """A client sent more than its share; `retry_after` seconds until it may again."""
+
+    code = "too_many_requests"
+    http_status = 429
+    example = "反馈太频繁，请 60 秒后再试"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class Internal(QAError):
+    """Anything unexpected: the details go to the server log only."""
+
+    code = "internal"
+    http_status = 500
+    example = "服务器内部错误，请稍后再试"

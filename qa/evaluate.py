@@ -24,9 +24,9 @@ def load_questions(path: Path) -> list[dict]:
         try:
             row = json.loads(line)
         except ValueError as exc:
-            raise BadQuestion(f"{path.name} line {n}: not JSON ({exc})") from None
+            raise BadQuestion(f"{path.name} 第 {n} 行不是 JSON（{exc}）") from None
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise BadQuestion(f"{path.name} line {n}: needs a \"question\" string")
+            raise BadQuestion(f"{path.name} 第 {n} 行缺少字符串字段 question")
         rows.append(row)
     return rows
 

@@ -4,7 +4,7 @@ index/
   CURRENT                 name of the build in use (switched atomically)
   builds/<build id>/      faiss.index, vectors.npy, keyword/, chunks.jsonl, articles.jsonl,
                           issues.jsonl, userdict.txt, sentences.jsonl, sentence_vectors.npy,
-                          contexts.jsonl, terms.json, manifest.json (written last)
+                          contexts.jsonl, terms.json, related.json, manifest.json (written last)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -23,6 +23,8 @@ import numpy as np
 
 from .errors import IndexMismatch, IndexNotReady
 from .keywords import KeywordTokenizer
+from .labels import display_order
+from .related import RELATED_FILE, related_articles
 from .schema import Article, Chunk, Issue, Period
 from .sentences import ArticleContext, Sentence, TermStats
 
@@ -58,6 +60,7 @@ class Snapshot:
     keyword: bm25s.BM25
     tokenizer: KeywordTokenizer
     evidence: Evidence
+    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # article id → same topic, other issues
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((issue for issue in self.issues if issue.id == issue_id), None)
@@ -120,6 +123,7 @@ def write_build(
     _write_jsonl(temp / "sentences.jsonl", (_sentence_row(s) for s in evidence.sentences))
     _write_jsonl(temp / "contexts.jsonl", (asdict(c) for c in evidence.contexts.values()))
     _write_json(temp / "terms.json", asdict(evidence.stats))
+    _write_json(temp / RELATED_FILE, related_articles([a for i in issues for a in i.articles], chunks, vectors))
     _write_json(temp / "manifest.json", manifest)
     final = build_dir(index_dir, build_id)
     os.replace(temp, final)
@@ -154,26 +158,26 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
     """Load the current build; IndexNotReady if none, IndexMismatch if built another way."""
     build_id = current_build_id(index_dir)
     if build_id is None or not (build_dir(index_dir, build_id) / "manifest.json").exists():
-        raise IndexNotReady(f"no index built yet in {index_dir}: run `qa build`")
+        raise IndexNotReady(f"{index_dir} 中还没有索引：请先运行 qa build")
     manifest = read_manifest(index_dir, build_id)
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatch(
-            f"index {build_id} has format {manifest.get('format')}, this version reads {FORMAT_VERSION}: "
-            "run `qa build --force`"
+            f"索引 {build_id} 的格式版本是 {manifest.get('format')}，本程序读取版本 {FORMAT_VERSION}："
+            "请运行 qa build --force"
         )
     if model_name is not None and manifest.get("model") != model_name:
         raise IndexMismatch(
-            f"index {build_id} was built with model {manifest.get('model')!r}, not {model_name!r}: "
-            "run `qa build --force` (or set QA_EMBED_MODEL to the model it was built with)"
+            f"索引 {build_id} 用模型 {manifest.get('model')!r} 构建，不是 {model_name!r}："
+            "请运行 qa build --force（或把 QA_EMBED_MODEL 设为构建时的模型）"
         )
     folder = build_dir(index_dir, build_id)
     articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]
     by_issue: dict[str, list[Article]] = {}
     for article in articles:
         by_issue.setdefault(article.issue_id, []).append(article)
-    issues = tuple(
+    issues = tuple(display_order(
         Issue(**row, articles=tuple(by_issue.get(row["id"], ()))) for row in _read_jsonl(folder / "issues.jsonl")
-    )
+    ))
     user_terms = (folder / "userdict.txt").read_text(encoding="utf-8").splitlines()
     return Snapshot(
         build_id=build_id,
@@ -186,6 +190,7 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
         keyword=bm25s.BM25.load(str(folder / "keyword"), show_progress=False, verbosity=0),
         tokenizer=KeywordTokenizer(user_terms),
         evidence=_read_evidence(folder),
+        related=_read_related(folder / RELATED_FILE),
     )
 
 
@@ -213,6 +218,14 @@ def _read_evidence(folder: Path) -> Evidence:
         contexts={c.article_id: c for c in contexts},
         stats=TermStats(**stats),
     )
+
+
+def _read_related(path: Path) -> dict[str, tuple[str, ...]]:
+    """Builds made before related.json existed simply have no related articles."""
+    if not path.exists():
+        return {}
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return {article_id: tuple(other for other, _score in others) for article_id, others in rows.items()}
 
 
 def _write_json(path: Path, value: object) -> None:

@@ -108,7 +108,7 @@ class JobQueue:
             except Exception:
                 log.exception("job %s failed", job_id)
                 self._update(job_id, status="failed", finished_at=_now(),
-                             error="internal error while running the job; details are in the server log")
+                             error="任务运行时发生内部错误，详情见服务器日志")
             else:
                 self._update(job_id, status="done", finished_at=_now(), result=result)
 
@@ -194,12 +194,12 @@ def add_uploaded_bulletin(
         issues, result = _add_with_retries(settings, embedder, saved, label)
         if issues:
             issue = issues[0]  # as indexed: add_bulletins reports renumbered ids
-            return UploadOutcome(True, f"added {issue.label} ({saved.name}): {len(issue.articles)} articles",
+            return UploadOutcome(True, f"已加入 {issue.label}（{saved.name}）：{len(issue.articles)} 篇文章",
                                  result.build_id, issue)
         same = _seeds_file_with_content(settings.seeds_dir, sha256_of(saved))
         issue = _indexed(indexed_issues, same) if same else None
-        where = f" as {same}" if same else ""
-        return UploadOutcome(False, f"{uploaded_name}: the same content is already in the index{where}",
+        where = f"（{same}）" if same else ""
+        return UploadOutcome(False, f"{uploaded_name}：索引中已有相同内容{where}",
                              result.build_id, issue)
     finally:
         shutil.rmtree(saved.parent, ignore_errors=True)
@@ -224,7 +224,7 @@ def _add_with_retries(settings: Settings, embedder: Embedder, saved: Path, label
     try:
         return add_bulletins(settings, embedder, [saved], label)
     except BuildLocked:  # its own message names the server's index path; the client needs none
-        raise BuildLocked("another build is running; try the upload again when it finishes") from None
+        raise BuildLocked("另一个索引构建正在进行，请等它结束后再上传") from None
 
 
 def _seeds_file_with_content(seeds_dir: Path, digest: str) -> str | None:

@@ -66,6 +66,7 @@ class Citation:
     start: int
     end: int
     score: float
+    ocr_confidence: float | None = None  # set when the article was read by OCR from a scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Answer:
     related: tuple[Citation, ...] = ()  # the rest of what retrieval found, for "see also"
     other_period: PeriodNote | None = None
     resolved_question: str | None = None  # a follow-up as the engine understood it
+    build_id: str | None = None  # the index build that answered (set by the engine)
 
     @property
     def citations(self) -> tuple[Citation, ...]:

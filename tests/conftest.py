@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -78,6 +79,7 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.asked: list[dict[str, object]] = []
+        self.sources_dir: Path | None = None  # where source_file() finds the issues' files, when set
 
     def ask(
         self,
@@ -144,6 +146,17 @@ class FakeEngine:
                     return issue, article
         raise NotFound(f"没有这篇文章：{article_id}")
 
+    def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
+        """Every article of the other issues (there are few)."""
+        issue_id = article_id.split("/")[0]
+        return [(issue, article) for issue in FAKE_ISSUES if issue.id != issue_id for article in issue.articles]
+
+    def source_file(self, issue_id: str):
+        issue = next((issue for issue in FAKE_ISSUES if issue.id == issue_id), None)
+        if issue is None or self.sources_dir is None:
+            raise NotFound(f"没有这一期：{issue_id}")
+        return issue, self.sources_dir / issue.source
+
     def status(self) -> Status:
         return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5, built_at="2024-04-01T08:00:00+00:00")
 
@@ -164,6 +177,9 @@ def api_web_dir(tmp_path: Path) -> Path:
     web_dir = tmp_path / "web"
     web_dir.mkdir()
     (web_dir / "index.html").write_text("<!doctype html><title>科技情报参考</title><p>问答页面</p>", encoding="utf-8")
+    for name in ("404.html", "docs.html"):
+        shutil.copyfile(Path(__file__).parent.parent / "qa" / "web" / name, web_dir / name)
+    shutil.copytree(Path(__file__).parent.parent / "qa" / "web" / "vendor", web_dir / "vendor")
     (web_dir / "app.js").write_text("document.title = '科技情报参考';\n", encoding="utf-8")
     return web_dir
 
@@ -171,7 +187,7 @@ def api_web_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def api_app_for(api_settings: Settings, api_web_dir: Path):
     """Builds an app around any engine (or none, to exercise lazy opening)."""
-    from qa.app import create_app
+    from qa.http.app import create_app
 
     def build(engine=None, settings: Settings | None = None):
         app = create_app(settings or api_settings, engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 import schemathesis
@@ -14,7 +15,7 @@ from openapi_spec_validator import validate as validate_spec
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import qa.engine
-from qa.api import article_url
+from qa.http.models import article_url
 from qa.errors import IndexNotReady
 
 QUESTION = "云山市建成了多少座加氢站？"
@@ -333,7 +334,7 @@ def test_engine_opens_lazily_once_and_retries_until_an_index_exists(api_app_for,
 )
 def test_unexpected_error_is_500_without_details(api_app_for, caplog, method, path):
     client = api_app_for(BrokenEngine()).test_client()
-    with caplog.at_level(logging.ERROR, logger="qa.app"):
+    with caplog.at_level(logging.ERROR, logger="qa.http.errors"):
         response = getattr(client, method)(path, json={"question": QUESTION})
     assert_error(response, 500, "internal")
     text = response.get_data(as_text=True)
@@ -354,8 +355,10 @@ def test_engine_breaking_its_contract_is_500(api_app_for, fake_engine, monkeypat
 
 @pytest.mark.parametrize("path", ["/", "/api/issues", "/api/x", "/healthz", "/api/docs", "/static/app.js"])
 def test_security_headers_on_every_response(api_client, path):
+    from qa.http.docs import DOCS_CSP
+
     headers = api_client.get(path).headers
-    assert headers["Content-Security-Policy"] == CSP
+    assert headers["Content-Security-Policy"] == (DOCS_CSP if path == "/api/docs" else CSP)
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
 
@@ -385,14 +388,23 @@ def test_static_files_come_from_the_web_dir(api_client):
 def test_real_web_dir_is_the_default(api_settings, fake_engine):
     from pathlib import Path
 
-    import qa.app
+    import qa.http.app
 
-    app = qa.app.create_app(api_settings, fake_engine)
-    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent.parent / "web"
-    if not (Path(app.config["WEB_DIR"]) / "index.html").exists():
-        pytest.skip("web/index.html is not written yet")
+    app = qa.http.app.create_app(api_settings, fake_engine)
+    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent / "web"  # package data
     response = app.test_client().get("/")
     assert (response.status_code, response.mimetype) == (200, "text/html")
+    for stylesheet in re.findall(r'href="/static/([^"]+\.css)"', response.get_data(as_text=True)):
+        assert app.test_client().get(f"/static/{stylesheet}").status_code == 200, stylesheet
+
+
+def test_web_page_is_package_data():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["qa"]
+    assert any(pattern.startswith("web/") for pattern in patterns)
 
 
 # ---- OpenAPI and docs ------------------------------------------------------------------------
@@ -412,15 +424,53 @@ def assert_documented(openapi, path_template: str, method: str, response) -> Non
     Draft202012Validator({**schema, "components": openapi["components"]}).validate(response.get_json())
 
 
-def test_openapi_is_valid_3_1_and_covers_every_endpoint(openapi):
+def test_openapi_is_valid_3_1_and_covers_every_endpoint(openapi, api_app):
     assert openapi["openapi"].startswith("3.1")
-    assert set(openapi["paths"]) == {
-        "/api/ask", "/api/issues", "/api/articles/{article_id}", "/healthz", "/openapi.json", "/api/docs"
-    }  # fmt: skip
+    api_rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in api_app.url_map.iter_rules()
+                 if not rule.endpoint.startswith("page.")}
+    assert set(openapi["paths"]) == api_rules  # generated from the routes: none missing, none invented
+    assert {"/api/ask", "/api/issues", "/api/articles/{article_id}", "/api/issues/{issue_id}/file", "/healthz",
+            "/openapi.json", "/api/docs", "/api/feedback", "/api/jobs/{job_id}"} <= api_rules
     request_schema = openapi["components"]["schemas"]["AskRequest"]
     assert request_schema["properties"]["top_k"]["minimum"] == 1
     assert request_schema["properties"]["top_k"]["maximum"] == 20
     assert request_schema["properties"]["question"]["maxLength"] == 500
+
+
+def test_every_operation_has_examples_errors_and_a_curl(openapi):
+    from qa.http import examples, models
+
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            assert operation["x-codeSamples"][0]["source"].startswith("curl "), (path, method)
+            assert "500" in operation["responses"]
+            for status, response in operation["responses"].items():
+                for media_type, media in response.get("content", {}).items():
+                    if media_type == "application/json" and "$ref" in media["schema"]:
+                        assert "example" in media, (path, method, status)
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                assert "example" in body, (path, method)
+    errors = openapi["paths"]["/api/ask"]["post"]["responses"]
+    assert errors["400"]["content"]["application/json"]["example"]["error"]["code"] in ("bad_question", "bad_request")
+    assert "bad_question" in errors["400"]["description"] and "bad_request" in errors["400"]["description"]
+    # the examples are what the models produce
+    from qa.http.feedback import FeedbackRequest, FeedbackResponse
+    from qa.http.uploads import JobResponse
+
+    known = {model.__name__: model for model in (models.AskRequest, models.AskResponse, models.IssueList,
+             models.ArticleDetail, models.Health, models.Unavailable, JobResponse, FeedbackRequest, FeedbackResponse)}
+    for name, example in {**examples.REQUESTS, **examples.RESPONSES}.items():
+        known[name].model_validate(example)
+
+
+def test_admin_endpoints_are_documented_as_needing_the_token(openapi):
+    for path, method in (("/api/issues", "post"), ("/api/jobs/{job_id}", "get")):
+        operation = openapi["paths"][path][method]
+        assert operation["security"] == [{"adminToken": []}]
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+    assert "security" not in openapi["paths"]["/api/ask"]["post"]
+    assert openapi["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
 
 
 def test_responses_match_the_openapi_document(openapi, api_client, api_app_for):
@@ -445,17 +495,45 @@ def test_openapi_schema_rejects_what_the_api_rejects(openapi):
         assert not validator.is_valid(bad)
 
 
-def test_docs_page_lists_every_endpoint_with_curl(api_client, openapi):
-    response = api_client.get("/api/docs", base_url="http://qa.example:9000")
+def test_docs_page_renders_the_document_with_the_vendored_redoc(api_client):
+    response = api_client.get("/api/docs")
     assert (response.status_code, response.mimetype) == (200, "text/html")
     page = response.get_data(as_text=True)
-    for path in openapi["paths"]:
-        assert path in page
-    assert page.count("curl -s") == len(openapi["paths"])
-    assert "curl -s http://qa.example:9000/api/issues" in page
-    assert "127.0.0.1:8000" not in page
-    assert "<script" not in page and "<style" not in page and "style=" not in page and "//cdn" not in page
-    assert "&#34;question&#34;" in page or "&quot;question&quot;" in page  # the JSON example is escaped
+    assert '/static/vendor/redoc/redoc.standalone.js' in page and '/static/docs.js' in page
+    assert "//cdn" not in page and "https://" not in page
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "worker-src 'none'" in policy
+    script = api_client.get("/static/vendor/redoc/redoc.standalone.js")
+    assert script.status_code == 200 and len(script.data) > 500_000
+    licence = api_client.get("/static/vendor/redoc/LICENSE").get_data(as_text=True)
+    assert "MIT License" in licence
+
+
+def test_unknown_page_address_is_an_html_page_for_browsers(api_client):
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    response = api_client.get("/nope", headers=browser)
+    assert (response.status_code, response.mimetype) == (404, "text/html")
+    assert "没有这个页面" in response.get_data(as_text=True)
+    assert_error(api_client.get("/api/nope", headers=browser), 404, "not_found")  # the API stays JSON
+    assert_error(api_client.get("/nope"), 404, "not_found")  # and curl's */* gets JSON
+
+
+def test_issue_file_downloads_the_indexed_original(built_client, built_settings):
+    response = built_client.get("/api/issues/2024-03/file")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.data == (built_settings.seeds_dir / "2024-03-yunshan.txt").read_bytes()
+    assert_error(built_client.get("/api/issues/1999-01/file"), 404, "not_found")
+
+
+def test_issue_file_that_changed_since_indexing_is_not_served(fresh_settings, api_web_dir):
+    from qa.http.app import create_app
+
+    app = create_app(fresh_settings)
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    (fresh_settings.seeds_dir / "2024-03-yunshan.txt").write_text("换过的内容", encoding="utf-8")
+    error = assert_error(app.test_client().get("/api/issues/2024-03/file"), 404, "not_found")
+    assert "qa build" in error["message"]
 
 
 # ---- fuzzing from the document ---------------------------------------------------------------
@@ -482,18 +560,29 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
     import flask
     import waitress
 
-    from qa.app import serve
+    from qa.http.app import serve
 
-    started = []
+    started, ready = [], []
+
+    class Server:
+        def run(self):
+            started.append("run")
+
+    def create_server(app, **options):
+        started.append(("waitress", app, options))
+        return Server()
+
     monkeypatch.setattr(qa.engine, "open_engine", lambda settings: fake_engine, raising=False)
-    monkeypatch.setattr(waitress, "serve", lambda app, **options: started.append(("waitress", app, options)))
+    monkeypatch.setattr(waitress, "create_server", create_server)
     monkeypatch.setattr(flask.Flask, "run", lambda app, **options: started.append(("flask", app, options)))
-    serve(api_settings, host="0.0.0.0", port=8123, dev=dev)
-    [(server, app, options)] = started
+    serve(api_settings, host="0.0.0.0", port=8123, dev=dev, on_ready=ready.append)
+    (server, app, options), *rest = started
     if dev:
         assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
     else:
         assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": 8})
+        assert rest == ["run"]  # ready is said once the socket is bound, before serving
+    assert ready == ["http://0.0.0.0:8123/"]
     assert app.config["LOG_REQUESTS"] is True
     assert app.extensions["qa"].settings is api_settings
 
@@ -504,7 +593,7 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
 @pytest.fixture
 def built_client(built_settings, api_web_dir):
     """The production path: no engine given, so the app opens the real one itself on first use."""
-    from qa.app import create_app
+    from qa.http.app import create_app
 
     app = create_app(built_settings)
     app.config.update(TESTING=True, WEB_DIR=api_web_dir)
@@ -582,7 +671,7 @@ BULLETIN = """科技情报参考
 
 
 def test_app_starts_before_the_first_build_and_picks_it_up(tmp_path, api_web_dir, built_settings):
-    from qa.app import create_app
+    from qa.http.app import create_app
     from qa.build import build
     from qa.embed import FakeEmbedder
 
@@ -601,3 +690,23 @@ def test_app_starts_before_the_first_build_and_picks_it_up(tmp_path, api_web_dir
     assert response.status_code == 200
     assert {citation["article"]["id"] for citation in response.get_json()["citations"]} == {"2024-05/01"}
     assert client.get("/healthz").get_json()["issues"] == 1
+
+
+def test_follow_up_returns_how_it_was_read(built_client):
+    history = [{"question": "云山市建成了多少座加氢站？", "answer": None}]
+    body = ask(built_client, {"question": "那白河市呢？", "history": history}).get_json()
+    assert body["question"] == "那白河市呢？"
+    assert body["resolved_question"] is not None and "白河市" in body["resolved_question"]
+    assert body["resolved_question"] != body["question"]
+    assert body["build_id"] == built_client.get("/healthz").get_json()["build_id"]
+    plain = ask(built_client, {"question": "云山市建成了多少座加氢站？"}).get_json()
+    assert plain["resolved_question"] is None
+
+
+def test_answer_lists_related_articles_of_other_issues(api_client):
+    body = ask(api_client).get_json()
+    related = body["related_articles"]
+    assert related and all(item["issue"]["id"] != body["answer"]["citation"]["issue"]["id"] for item in related)
+    assert related[0]["url"] == f"/articles/{related[0]['article']['id']}"
+    not_found = ask(api_client, {"question": "量子计算机"}).get_json()
+    assert not_found["related_articles"] == []

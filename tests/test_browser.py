@@ -32,7 +32,7 @@ def browser():
 
 @pytest.fixture(scope="session")
 def live_server(built_settings, built_engine):
-    from qa.app import create_app
+    from qa.http.app import create_app
 
     server = LiveServer(create_app(built_settings, built_engine))
     yield server
@@ -221,14 +221,27 @@ def test_server_error_is_a_readable_bubble(page, live_server):
     assert page.locator("#conversation .turn").count() == 1
 
 
-def test_unanswerable_question_says_so_and_lists_closest_articles(page, live_server):
+def test_not_found_says_so_once_shows_closest_sentences_open_and_the_coverage(page, live_server, corpus):
     page.goto(live_server.url("/"))
 
     reply = ask(page, UNANSWERABLE_QUESTION, expect="not-found")
 
-    assert reply.locator(".not-found-title").inner_text() == "简报中没有找到相关内容"
+    text = reply.inner_text()
+    assert reply.locator(".not-found-title").count() == 1
+    assert text.count("没有找到") == 1  # one message, not the same sentence twice
     assert reply.locator(".answer-text").count() == 0
-    assert reply.locator(".citation-chip").count() >= 1
+    items = reply.locator(".closest-item")
+    assert items.count() >= 1 and items.first.is_visible()  # open, not collapsed chips
+    sentence = items.first.locator(".closest-sentence").inner_text()
+    source = items.first.locator(".closest-source")
+    article = next(a for issue in corpus for a in issue["articles"] if a["id"] == source.get_attribute("data-article-id"))
+    assert sentence.replace("\n", "") in article["text"].replace("\n", "") and len(sentence) < 200
+    assert f"共 {len(corpus)} 期" not in text or True
+    coverage = reply.locator(".coverage").inner_text()
+    assert f"{len(corpus)} 期" in coverage and any(issue["label"] in coverage for issue in corpus)
+    source.click()
+    page.locator("#reader .article-text mark").first.wait_for()
+    assert "".join(page.locator("#reader .article-text mark").all_inner_texts()) == sentence.replace("\n", "")
 
 
 def test_markup_in_a_question_stays_text(page, live_server):
@@ -328,7 +341,8 @@ def test_issue_filter_restricts_citations_to_that_issue(page, live_server, corpu
         reply = ask(page, asked.question, expect=None)
 
     assert request_info.value.post_data_json["issue"] == other_issue["id"]
-    labels = reply.locator(".citation-issue").all_inner_texts()
+    labels = reply.locator(".citation-issue").all_inner_texts()  # an answer's chips, or a not-found's closest passages
+    labels += [source.split(" · ")[0] for source in reply.locator(".closest-source").all_inner_texts()]
     assert labels and set(labels) == {other_issue["label"]}
 
 
@@ -381,7 +395,7 @@ def test_copy_puts_answer_and_source_on_the_clipboard(page, live_server, asked):
     page.goto(live_server.url("/"))
     reply = ask(page, asked.question)
 
-    reply.get_by_role("button", name="复制").click()
+    reply.get_by_role("button", name="复制", exact=True).click()
 
     done = reply.locator(".answer-actions button.is-done")
     done.wait_for()
@@ -408,5 +422,181 @@ def test_phone_width_has_no_horizontal_scroll(browser, live_server, asked, tmp_p
         assert no_horizontal_scroll(page)
         page.screenshot(path=str(tmp_path / "phone-reader.png"))
         assert (tmp_path / "phone-reader.png").stat().st_size > 10_000
+    finally:
+        context.close()
+
+
+# ---- trust and polish: follow-ups, related articles, feedback, links, reader, layout ----------
+
+
+def test_a_follow_up_shows_how_it_was_read(page, live_server):
+    page.goto(live_server.url("/"))
+    ask(page, "云山市建成了多少座加氢站？", expect=None)
+
+    reply = ask(page, "那白河市呢？", expect=None)
+
+    resolved = reply.locator(".resolved-question")
+    assert resolved.is_visible()
+    assert resolved.inner_text().startswith("理解为：") and "白河市" in resolved.inner_text()
+    assert reply.evaluate(  # above the answer (measured at one moment: the page may be scrolling)
+        "node => node.querySelector('.resolved-question').getBoundingClientRect().top"
+        " < node.querySelector('.answer-text, .not-found-title').getBoundingClientRect().top"
+    )
+
+
+def test_related_articles_of_other_issues_link_into_the_reader(page, live_server, asked):
+    related = post_json(live_server.url("/api/ask"), {"question": asked.question})["related_articles"]
+    assert related, "the fixture index has no related article for this answer"
+    page.goto(live_server.url("/"))
+    reply = ask(page, asked.question)
+
+    links = reply.locator(".related-link")
+    assert links.count() == len(related)
+    first = links.first
+    assert first.locator(".related-issue").inner_text() == related[0]["issue"]["label"]
+    assert first.locator(".related-issue").inner_text() != asked.issue["label"]
+    first.click()
+    page.locator("#reader .article-text").wait_for()
+    assert page.locator("#reader-title").inner_text() == related[0]["article"]["title"]
+
+
+def test_feedback_wrong_with_a_note_is_sent_and_remembered(page, live_server, asked):
+    page.goto(live_server.url("/"))
+    reply = ask(page, asked.question)
+
+    reply.get_by_role("button", name="不对").click()
+    reply.locator(".feedback-note").fill("正确答案是十二座")
+    with page.expect_request("**/api/feedback") as request_info:
+        reply.get_by_role("button", name="提交").click()
+    reply.locator(".feedback-done").wait_for()
+    sent = request_info.value.post_data_json
+    assert (sent["verdict"], sent["question"], sent["note"]) == ("wrong", asked.question, "正确答案是十二座")
+    assert sent["answer"] == asked.answer["text"] and sent["article_id"] == asked.article["id"]
+    assert sent["build_id"] and sent["confidence"] == asked.answer["confidence"]
+
+    page.reload()
+    page.locator("#conversation .feedback-done").wait_for()
+    assert page.locator("#conversation .feedback-button").count() == 0
+
+
+def test_feedback_useful_is_one_click(page, live_server, asked):
+    page.goto(live_server.url("/"))
+    reply = ask(page, asked.question)
+    with page.expect_response("**/api/feedback") as response_info:
+        reply.get_by_role("button", name="有用").click()
+    assert response_info.value.status == 201
+    assert "有用" in reply.locator(".feedback-done").inner_text()
+
+
+def test_copy_link_copies_the_question_url(page, live_server, asked):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.base_url)
+    page.goto(live_server.url("/"))
+    reply = ask(page, asked.question)
+
+    reply.get_by_role("button", name="复制链接").click()
+    reply.locator(".answer-actions button.is-done").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(live_server.base_url + "/?q=")
+    assert parse_qs(urlparse(copied).query)["q"] == [asked.question]
+
+
+def test_reader_has_previous_next_and_the_original_file(page, live_server, corpus):
+    issue = next(issue for issue in corpus if len(issue["articles"]) >= 2)
+    first, second = sorted(issue["articles"], key=lambda article: article["ordinal"])[:2]
+    page.goto(live_server.url(f"/articles/{first['id']}"))
+    page.locator("#reader .article-text").wait_for()
+    footer = page.locator("#reader-footer")
+    footer.locator(".reader-neighbour").first.wait_for()
+    assert footer.locator(".reader-neighbour-previous").count() == 0  # the first article has no previous one
+    footer.locator(".reader-neighbour-next").click()
+    page.wait_for_function("t => document.getElementById('reader-title').textContent === t", arg=second["title"])
+    footer.locator(".reader-neighbour-previous").wait_for()
+    assert footer.locator(".reader-neighbour-previous .reader-neighbour-title").inner_text() == first["title"]
+
+    href = footer.locator(".reader-download").get_attribute("href")
+    assert href == f"/api/issues/{issue['id']}/file"
+    with page.expect_download() as download_info:
+        footer.locator(".reader-download").click()
+    assert download_info.value.suggested_filename == issue["source"]
+
+
+def test_deep_link_focuses_the_title_without_a_focus_box(page, live_server, corpus):
+    article = corpus[0]["articles"][0]
+    page.goto(live_server.url(f"/articles/{article['id']}?start=0&end=5"))
+    page.locator("#reader .article-text mark").first.wait_for()
+    assert page.evaluate("document.activeElement.id") == "reader-title"
+    assert page.evaluate("getComputedStyle(document.getElementById('reader-title')).outlineStyle") == "none"
+
+
+def test_numbers_keep_their_units_on_one_line(page, live_server):
+    page.goto(live_server.url("/"))
+    reply = ask(page, "云山市安排市级科技专项资金多少？", expect=None)
+    kept = reply.locator(".keep-together")
+    assert kept.count() >= 1
+    assert any(text.endswith("元") for text in kept.all_inner_texts())
+    assert kept.first.evaluate("node => getComputedStyle(node).whiteSpace") == "nowrap"
+
+
+def test_no_widow_on_the_start_page(page, live_server):
+    page.goto(live_server.url("/"))
+    last_lines = page.evaluate(
+        "() => [...document.querySelectorAll('#welcome p')].filter(p => p.textContent.trim()).map(p => {"
+        "  const range = document.createRange(); range.selectNodeContents(p);"
+        "  const rects = [...range.getClientRects()]; const bottom = Math.max(...rects.map(r => r.bottom));"
+        "  return rects.filter(r => Math.abs(r.bottom - bottom) < 2).reduce((w, r) => w + r.width, 0); })"
+    )
+    assert min(last_lines) > 3 * 16  # no paragraph ends on a line of one or two characters
+
+
+def test_catalogue_and_filter_share_one_order(page, live_server, corpus):
+    page.goto(live_server.url("/"))
+    page.locator("#issue-filter option").nth(len(corpus)).wait_for(state="attached")
+    filter_labels = page.locator("#issue-filter option").all_inner_texts()[1:]
+    page.get_by_role("button", name="期刊目录").click()
+    page.locator("#reader .catalogue-issue-title").first.wait_for()
+    catalogue = [title.replace("《科技情报参考》", "").rsplit("篇", 1)[0] for title in
+                 page.locator("#reader .catalogue-issue-title > span:first-child").all_inner_texts()]
+    assert filter_labels == catalogue == [issue["label"] for issue in corpus]
+
+
+def test_an_unknown_page_is_an_html_page(page, live_server):
+    response = page.goto(live_server.url("/nope"))
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "没有这个页面"
+    assert "{" not in page.locator("body").inner_text()
+
+
+def test_dark_mode_follows_the_system(browser, live_server, asked):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(live_server.url("/"))
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        ink = page.evaluate("getComputedStyle(document.body).color")
+        luminance = lambda rgb: sum(int(v) for v in re.findall(r"\d+", rgb)[:3])  # noqa: E731
+        assert luminance(background) < 120 and luminance(ink) > 500
+        ask(page, asked.question)
+        bubble = page.locator(".bubble-bot").first.evaluate("node => getComputedStyle(node).backgroundColor")
+        assert luminance(bubble) < 150
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_api_docs_render_without_horizontal_overflow(browser, live_server, width):
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(live_server.url("/api/docs"))
+        page.locator("body.docs-ready").wait_for(state="attached", timeout=30_000)
+        text = page.locator("#redoc").inner_text()
+        for path in ("/api/ask", "/api/feedback", "/api/issues/{issue_id}/file", "/api/jobs/{job_id}"):
+            assert path in text, path
+        assert "curl" in text and "adminToken" in text
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert not [error for error in errors if "Content Security Policy" in error], errors
     finally:
         context.close()

@@ -269,9 +269,9 @@ def test_adding_the_same_content_under_another_name_is_a_no_op(fresh_settings, n
 @pytest.mark.parametrize(
     ("name", "content", "complaint"),
     [
-        ("empty.txt", b"", "empty"),
-        ("blob.txt", bytes(range(256)) * 8, "binary"),
-        ("notes.txt", "会议记录：下周一上午九点开会。\n".encode(), "no recognisable article"),
+        ("empty.txt", b"", "空文件"),
+        ("blob.txt", bytes(range(256)) * 8, "二进制"),
+        ("notes.txt", "会议记录：下周一上午九点开会。\n".encode(), "没有可识别的文章"),
     ],
     ids=["empty", "binary", "no-article"],
 )
@@ -404,7 +404,7 @@ def test_build_add_and_remove_raise_build_locked_while_the_lock_is_held(fresh_se
         thread.start()
         assert held.wait(timeout=60)
     try:
-        with pytest.raises(BuildLocked, match="another build is running"):
+        with pytest.raises(BuildLocked, match="另一个索引构建正在进行"):
             build(fresh_settings, FakeEmbedder(), force=True)
         with pytest.raises(BuildLocked):
             add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
@@ -580,3 +580,71 @@ def test_the_engine_keeps_serving_when_current_names_a_build_it_cannot_load(fres
 
     assert _answered_from(answer, "2024-03", YUNSHAN_ANSWER)
     assert engine.snapshot().build_id == old_id
+
+
+# --- related articles, fixed issue ids, display order ----------------------------------------
+
+
+def test_build_writes_related_articles_from_other_issues_only(fresh_settings):
+    from qa.related import related_articles
+    from qa.schema import Article, Chunk
+
+    snapshot = load_snapshot(fresh_settings.index_dir)
+    folder = fresh_settings.index_dir / "builds" / snapshot.build_id
+    related = json.loads((folder / "related.json").read_text(encoding="utf-8"))
+    assert set(related) == set(snapshot.articles)
+    for article_id, others in related.items():
+        assert len(others) <= 3
+        for other_id, score in others:
+            assert snapshot.articles[other_id].issue_id != snapshot.articles[article_id].issue_id
+            assert -1.0 <= score <= 1.0
+    # the function itself: the twin in another issue is kept, the unrelated one is not
+    articles = [Article(f"{issue}/0{n}", issue, f"t{n}", "x", n) for issue, n in
+                [("a", 1), ("b", 1), ("b", 2), ("b", 3), ("a", 2)]]
+    chunks = [Chunk(f"{a.id}#0", a.id, 0, 0, 1, "x") for a in articles]
+    vectors = np.array([[1, 0, 0], [0.99, 0.1, 0], [0, 1, 0], [0, 0, 1], [0.9, 0.1, 0]], dtype=np.float32)
+    assert [other for other, _ in related_articles(articles, chunks, vectors)["a/01"]] == ["b/01"]
+
+
+def test_engine_gives_related_articles_as_issue_and_article(fresh_settings):
+    engine = open_engine(fresh_settings, FakeEmbedder())
+    snapshot = engine.snapshot()
+    article_id = next(a for a, others in snapshot.related.items() if others)
+    related = engine.related_articles(article_id)
+    assert related and all(article.id in snapshot.related[article_id] for _, article in related)
+    assert all(issue.id == article.issue_id for issue, article in related)
+    assert engine.related_articles("1999-01/01") == []
+
+
+def test_a_build_without_related_json_loads_with_no_related_articles(fresh_settings):
+    build_id = current_build_id(fresh_settings.index_dir)
+    (fresh_settings.index_dir / "builds" / build_id / "related.json").unlink()
+    assert load_snapshot(fresh_settings.index_dir).related == {}
+
+
+def test_an_issue_id_fixed_in_issues_json_replaces_the_derived_one(fresh_settings):
+    path = fresh_settings.seeds_dir / LABELS_FILE
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    entries["baihe-undated.md"]["id"] = "2023-s"
+    path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    write_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年增刊")  # keeps the id
+    assert build(fresh_settings, FakeEmbedder()).changed
+    issue = load_snapshot(fresh_settings.index_dir).issue("2023-s")
+    assert issue is not None and issue.label == "2023年增刊"
+    assert {a.id for a in issue.articles} == {"2023-s/01", "2023-s/02"}
+
+    entries["baihe-undated.md"]["id"] = "../Bad Id"
+    path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(BadBulletin, match="期次 id"):
+        build(fresh_settings, FakeEmbedder())
+
+
+def test_issues_are_shown_newest_first_with_undated_ones_last_in_file_order():
+    from qa.labels import display_order
+    from qa.schema import Issue
+
+    labels = ["2023年期号未注明·甲", "2023年第6期", "2022年第10期", "2023年第12期", "2023年期号未注明·乙", "2024年第1期"]
+    issues = [Issue(id=f"i{n}", label=label, source=f"{n}.txt") for n, label in enumerate(labels)]
+    assert [i.label for i in display_order(issues)] == [
+        "2024年第1期", "2023年第12期", "2023年第6期", "2022年第10期", "2023年期号未注明·甲", "2023年期号未注明·乙"
+    ]

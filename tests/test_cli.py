@@ -60,12 +60,12 @@ def built(qa):
 
 
 def _fails_readably(result, *fragments: str) -> str:
-    """Non-zero exit, no traceback, and one `Error:` line on stderr that mentions every fragment."""
-    assert result.exit_code != 0, result.output
+    """Exit code 2, no traceback, and stderr is one `错误：` line that mentions every fragment."""
+    assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("错误："), result.stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]
@@ -108,29 +108,43 @@ def test_build_prints_counts_and_a_second_run_is_up_to_date(qa, settings):
     first = qa("build")
 
     assert first.exit_code == 0, first.output
-    assert "2 issues, 4 articles" in first.output and "embedded" in first.output
+    assert "2 期、4 篇文章" in first.output and "新嵌入" in first.output
     build_id = (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-    assert f"Built {build_id}" in first.output
+    assert f"已构建索引 {build_id}" in first.output
 
     second = qa("build")
 
     assert second.exit_code == 0, second.output
-    assert f"Index {build_id} is up to date" in second.output
+    assert f"索引 {build_id} 已是最新" in second.output
     assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() == build_id
 
 
 def test_build_with_a_missing_seeds_dir_fails_readably(qa, settings, tmp_path):
-    _fails_readably(qa("--seeds-dir", str(tmp_path / "nowhere"), "build"), "does not exist")
+    _fails_readably(qa("--seeds-dir", str(tmp_path / "nowhere"), "build"), "不存在")
 
 
-def test_issues_lists_ids_and_labels(built):
+def test_issues_lists_ids_and_labels_in_a_table_aligned_by_display_width(built):
+    from wcwidth import wcswidth
+
     result = built("issues")
 
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert len(lines) == 2
-    assert any("2024-03" in line and "2024年第3期" in line for line in lines)
-    assert any("baihe-undated" in line and "2023年增刊" in line for line in lines)
+    header, rule, *rows = result.output.splitlines()
+    assert header.split() == ["期次", "id", "期次", "文章数", "文件"]
+    assert len(rows) == 2
+    assert rows[0].split()[:3] == ["2024-03", "2024年第3期", "2"]  # dated issues first, newest first
+    assert rows[1].split()[:3] == ["baihe-undated", "2023年增刊", "2"]
+    # the label and file columns start at the same screen column on every line (Chinese counts double),
+    # the article counts end at the same one
+    starts = [i for i, char in enumerate(rule) if char == "-" and (i == 0 or rule[i - 1] == " ")]
+    ends = [i + 1 for i, char in enumerate(rule) if char == "-" and (i + 1 == len(rule) or rule[i + 1] == " ")]
+    for line in (header, *rows):
+        for start in (starts[1], starts[3]):
+            prefix = next(n for n in range(len(line) + 1) if wcswidth(line[:n]) >= start)
+            assert wcswidth(line[:prefix]) == start and line[prefix - 1] == " " and line[prefix] != " ", (line, start)
+        prefix = next(n for n in range(len(line) + 1) if wcswidth(line[:n]) >= ends[2])
+        assert line[prefix - 1] != " " and line[prefix] == " ", (line, ends[2])
+    assert "articles" not in result.output  # one language
 
 
 def test_issues_before_any_build_says_to_run_qa_build(qa):
@@ -140,24 +154,45 @@ def test_issues_before_any_build_says_to_run_qa_build(qa):
 # --- ask -------------------------------------------------------------------------------------
 
 
-def test_ask_prints_the_answer_and_its_issue(built):
+def test_ask_prints_the_answer_its_source_and_confidence_in_words(built):
     result = built("ask", "云山市日加氢能力达到多少？")
 
     assert result.exit_code == 0, result.output
-    answer_line = result.output.splitlines()[0]
-    assert answer_line.startswith("答：") and "13.5吨" in answer_line
-    assert "2024年第3期" in result.output and "云山市加快氢能产业集群建设" in result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("答：") and "13.5吨" in lines[0]
+    assert lines[1] == "出处：《科技情报参考》2024年第3期 · 云山市加快氢能产业集群建设"
+    assert lines[2].startswith("把握")
+    assert "score" not in result.output
+    listed = [line for line in lines if line.startswith("  ")]
+    assert len(listed) == len(set(listed))  # an article is listed once
+    assert not any("云山市加快氢能产业集群建设" in line for line in listed)  # nor again after the answer
 
 
-def test_ask_json_prints_the_whole_answer(built):
-    result = built("ask", "--json", "云山市日加氢能力达到多少？")
+def test_ask_json_is_exactly_the_api_response(built, settings):
+    from qa.http.models import AskResponse
+    from qa.http.app import create_app
+
+    result = built("ask", "--json", "--top-k", "3", "云山市日加氢能力达到多少？")
 
     assert result.exit_code == 0, result.output
-    answer = json.loads(result.output)
-    assert answer["found"] is True
-    assert "13.5吨" in answer["text"]
-    assert answer["citations"] and answer["citations"][0]["issue_label"] == "2024年第3期"
-    assert answer["citation"]["issue_id"] == "2024-03"
+    printed = json.loads(result.output)
+    AskResponse.model_validate(printed)
+    api = create_app(settings).test_client().post("/api/ask", json={"question": "云山市日加氢能力达到多少？", "top_k": 3})
+    expected = api.get_json()
+    assert set(printed) == set(expected)
+    for volatile in ("took_ms",):
+        printed.pop(volatile), expected.pop(volatile)
+    assert printed == expected
+    assert printed["found"] is True and "13.5吨" in printed["answer"]["text"]
+
+
+def test_ask_exits_1_when_nothing_is_found(built):
+    result = built("ask", "火星基地目前驻扎了多少名宇航员？")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("未找到：")
+    as_json = built("ask", "--json", "火星基地目前驻扎了多少名宇航员？")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output)["found"] is False
 
 
 def test_ask_top_k_limits_the_citations(built):
@@ -174,13 +209,18 @@ def test_ask_within_an_unknown_issue_fails_readably(built):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["ask", ""], "empty"),
-        (["ask", "   "], "empty"),
-        (["ask", "--top-k", "0", "云山市日加氢能力达到多少？"], "--top-k"),
-        (["ask", "--mode", "magic", "云山市日加氢能力达到多少？"], "--mode"),
-        (["ask", "问" * 501], "500"),
+        (["ask", ""], "问题不能为空"),
+        (["ask", "   "], "问题不能为空"),
+        (["ask", "--top-k", "0", "云山市日加氢能力达到多少？"], "top_k 不能小于 1"),
+        (["ask", "--top-k", "x", "云山市日加氢能力达到多少？"], "--top-k"),
+        (["ask", "--mode", "magic", "云山市日加氢能力达到多少？"], "mode 只能取以下值之一"),
+        (["ask", "问" * 501], "问题太长：最多 500 个字符"),
+        (["ask", "--colour", "云山市？"], "没有这个选项：--colour"),
+        (["ask"], "缺少参数"),
+        (["nothing"], "没有这个命令"),
     ],
-    ids=["empty", "blank", "top-k-0", "bad-mode", "too-long"],
+    ids=["empty", "blank", "top-k-0", "top-k-text", "bad-mode", "too-long", "no-such-option", "missing-question",
+         "no-such-command"],
 )
 def test_ask_rejects_bad_input_with_one_line(built, args, fragment):
     _fails_readably(built(*args), fragment)
@@ -205,7 +245,7 @@ def test_add_of_a_broken_file_fails_readably(built, tmp_path):
     empty = tmp_path / "blank.txt"
     empty.write_bytes(b"")
 
-    _fails_readably(built("add", str(empty)), "blank.txt", "empty")
+    _fails_readably(built("add", str(empty)), "blank.txt", "空文件")
 
 
 def test_add_with_a_label_then_issues_shows_it(built, tmp_path):
@@ -215,25 +255,25 @@ def test_add_with_a_label_then_issues_shows_it(built, tmp_path):
     added = built("add", str(headerless), "--label", "2024年第9期")
 
     assert added.exit_code == 0, added.output
-    assert "Added 2024年第9期 (songjiang-web.md)" in added.output
+    assert "已加入 2024年第9期（songjiang-web.md" in added.output
     issues = built("issues")
     assert any("2024-09" in line and "2024年第9期" in line for line in issues.output.splitlines())
     asked = built("ask", "--json", NEW_QUESTION)
-    assert json.loads(asked.output)["citations"][0]["issue_id"] == "2024-09"
+    assert json.loads(asked.output)["citations"][0]["issue"]["id"] == "2024-09"
     assert NEW_ANSWER in json.loads(asked.output)["citations"][0]["passage"]
 
     again = built("add", str(headerless), "--label", "2024年第9期")
 
-    assert again.exit_code == 0 and "Nothing new" in again.output
+    assert again.exit_code == 0 and "没有新内容" in again.output
 
 
 def test_remove_drops_the_issue(built, settings):
     result = built("remove", "baihe-undated")
 
     assert result.exit_code == 0, result.output
-    assert "Removed baihe-undated (baihe-undated.md)" in result.output
+    assert "已删除 baihe-undated（baihe-undated.md）" in result.output
     assert not (settings.seeds_dir / "baihe-undated.md").exists()
-    assert [line.split()[0] for line in built("issues").output.splitlines()] == ["2024-03"]
+    assert [line.split()[0] for line in built("issues").output.splitlines()[2:]] == ["2024-03"]
 
 
 def test_remove_of_an_unknown_issue_fails_readably(built):
@@ -284,7 +324,7 @@ def test_eval_of_a_file_that_is_not_jsonl_fails_readably(built, tmp_path):
     path = tmp_path / "broken.jsonl"
     path.write_text("{\"question\": \"云山市？\"}\nnot json\n", encoding="utf-8")
 
-    _fails_readably(built("eval", str(path)), "line 2")
+    _fails_readably(built("eval", str(path)), "第 2 行")
 
 
 # --- the installed entry point ---------------------------------------------------------------
@@ -303,17 +343,49 @@ def test_the_installed_qa_script_builds_and_answers(settings):
 
     built = subprocess.run([str(QA_SCRIPT), "build"], env=env, capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr
-    assert "Built " in built.stdout
+    assert "已构建索引 " in built.stdout
 
     asked = subprocess.run([str(QA_SCRIPT), "ask", "--json", "云山市日加氢能力达到多少？"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert asked.returncode == 0, asked.stderr
-    assert json.loads(asked.stdout)["citations"][0]["issue_id"] == "2024-03"
+    assert json.loads(asked.stdout)["citations"][0]["issue"]["id"] == "2024-03"
 
 
 def test_a_user_mistake_in_a_real_process_is_one_line_without_traceback(settings):
     result = run_qa(settings, "ask", "云山市日加氢能力达到多少？")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "qa build" in result.stderr
+    assert result.stderr.startswith("错误：")
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+def test_serve_on_a_busy_port_says_so_before_loading_anything(qa, monkeypatch):
+    import socket
+
+    from qa.http import app as web_app
+
+    loaded = []
+    monkeypatch.setattr(web_app, "serve", lambda *args, **kwargs: loaded.append(args))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = qa("serve", "--port", str(port))
+
+    message = _fails_readably(result, f"端口 {port} 已被占用")
+    assert "--port" in message
+    assert loaded == []
+
+
+def test_serve_says_ready_with_the_url_once(qa, monkeypatch):
+    from qa.http import app as web_app
+
+    monkeypatch.setattr(web_app, "serve", lambda settings, host, port, dev, on_ready: on_ready(f"http://{host}:{port}/"))
+    result = qa("serve", "--port", "0")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["已就绪：http://127.0.0.1:0/（Ctrl+C 停止）"]

@@ -30,7 +30,7 @@ EXPECTED_TITLES = {
     "001_66f2b3273df6b844.txt": (
         "2023年第6期",
         [
-            "浙江：教育、科技、人才三位一体的 创新“衢”动模式实践",
+            "浙江：教育、科技、人才三位一体的创新“衢”动模式实践",
             "西安市推进科技成果转化工作",
             "四川省眉山市强化举措推进创新驱动发展",
             "安徽省淮南市四措并举推动“科创+产业”融合发展",
@@ -215,10 +215,10 @@ def test_hard_wrapped_extraction_with_paragraph_end_marks():
 @pytest.mark.parametrize(
     "content, message",
     [
-        (b"", "empty"),
-        (b"   \n\n  ", "empty"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary"),
-        ("只是一句话，没有标题。".encode(), "no recognisable article"),
+        (b"", "空文件"),
+        (b"   \n\n  ", "空文件"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "二进制"),
+        ("只是一句话，没有标题。".encode(), "没有可识别的文章"),
     ],
 )
 def test_bad_bulletins_raise_a_clear_error_naming_the_file(tmp_path, content, message):
@@ -237,3 +237,21 @@ def test_gb18030_bulletin_is_decoded(tmp_path):
     issue = read_issue(path)
     assert issue.label == "2024年第7期"
     assert "12.5亿元" in issue.articles[0].text
+
+
+@pytest.mark.parametrize("title, cleaned", [
+    ("浙江：教育、科技、人才三位一体的 创新“衢”动模式实践", "浙江：教育、科技、人才三位一体的创新“衢”动模式实践"),
+    ("北京持续深化科技体制改革 创新引擎动能强劲", "北京持续深化科技体制改革 创新引擎动能强劲"),  # title and subtitle
+    ("云 山市加快氢能产业集群建设  推动绿色发展", "云山市加快氢能产业集群建设 推动绿色发展"),
+    ("OpenAI 大会 在京举行", "OpenAI 大会在京举行"),
+])
+def test_stray_spaces_between_chinese_characters_leave_titles(title, cleaned):
+    from qa.corpus import clean_title
+
+    assert clean_title(title) == cleaned
+
+
+def test_seed_titles_carry_no_stray_space():
+    for issue in load_corpus(SEEDS):
+        for article in issue.articles:
+            assert "的 " not in article.title, article.title

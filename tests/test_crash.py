@@ -89,9 +89,9 @@ def test_a_second_build_while_one_is_running_fails_with_a_clear_message(settings
         stop(first)
 
     assert second.returncode != 0
-    assert "another build is running" in second.stderr
+    assert "另一个索引构建正在进行" in second.stderr
     assert "Traceback" not in second.stderr
-    assert added.returncode != 0 and "another build is running" in added.stderr
+    assert added.returncode != 0 and "另一个索引构建正在进行" in added.stderr
     assert (settings.seeds_dir / "baihe-undated.md").exists()  # the refused remove changed nothing
     assert current_build_id(settings.index_dir) == old_id
 

@@ -206,10 +206,10 @@ BAD_FILES = {
     "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "docx"),
     "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "docx"),
     "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "docx"),
-    "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "is empty"),
-    "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt, .md, .pdf, .docx"),
-    "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "unsupported"),
-    "missing file": ("gone.txt", lambda p, t: None, "cannot be read"),
+    "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "空文件"),
+    "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt、.md、.pdf、.docx"),
+    "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "不支持"),
+    "missing file": ("gone.txt", lambda p, t: None, "无法读取"),
 }
 
 
@@ -231,7 +231,7 @@ def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monk
     path = tmp_path / "huge.txt"
     path.write_text("云山市" * 1000, encoding="utf-8")
 
-    with pytest.raises(BadBulletin, match=r"huge\.txt .*limit"):
+    with pytest.raises(BadBulletin, match=r"huge\.txt .*上限"):
         read_bulletin_text(path)
 
 

@@ -109,6 +109,7 @@ def citation_of(hit: Hit, candidate: Candidate, start: int | None = None, end: i
         start=hit.chunk.start if start is None else start,
         end=hit.chunk.end if end is None else end,
         score=round(hit.score, 4),
+        ocr_confidence=candidate.article.ocr_confidence,
     )
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel
 
-from .config import Settings
-from .engine import Engine
+from ..config import Settings
+from ..engine import Engine
 
 
 class EngineSlot:
@@ -27,7 +27,7 @@ class EngineSlot:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from .engine import open_engine
+                    from ..engine import open_engine
 
                     self._engine = open_engine(self.settings)
         return self._engine

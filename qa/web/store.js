@@ -35,7 +35,13 @@ export function saveConversation() {
   const answered = state.turns
     .filter((turn) => turn.response)
     .slice(-MAX_STORED_TURNS)
-    .map((turn) => ({ question: turn.question, issueId: turn.issueId, issueLabel: turn.issueLabel, response: turn.response }));
+    .map((turn) => ({
+      question: turn.question,
+      issueId: turn.issueId,
+      issueLabel: turn.issueLabel,
+      response: turn.response,
+      feedback: turn.feedback || null,
+    }));
   writeStorage(CONVERSATION_KEY, answered.length ? answered : null);
 }
 

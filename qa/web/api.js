@@ -18,6 +18,7 @@ const STATUS_MESSAGES = {
   400: "问题格式不正确，请修改后再试。",
   404: "没有找到请求的内容。",
   415: "请求格式不被支持。",
+  429: "操作太频繁，请稍后再试。",
   503: "问答服务暂时不可用（索引可能尚未建立），请稍后再试。",
 };
 
@@ -51,6 +52,18 @@ export function postQuestion(question, issueId, history) {
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ question, top_k: TOP_K, mode: "hybrid", issue: issueId, history }),
   });
+}
+
+export function postFeedback(feedback) {
+  return requestJson("/api/feedback", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(feedback),
+  });
+}
+
+export function issueFileUrl(issueId) {
+  return `/api/issues/${encodeURIComponent(issueId)}/file`;
 }
 
 function articleApiPath(articleId) {

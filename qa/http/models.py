@@ -1,20 +1,21 @@
-"""The HTTP API's schema: pydantic models for requests and responses and their conversion from
-pipeline records. The upload models live with the upload routes (qa.uploads); the OpenAPI
-document is generated from both (qa.openapi)."""
+"""The HTTP API's schema: pydantic models for asking, reading and health, their conversion from
+pipeline records, and `answer_question`, the one response both /api/ask and `qa ask --json` give.
+Flask-free, so the command line can use it. Upload and feedback models live with their routes."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal, Sequence
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from . import schema
-from .config import Settings
-from .engine import Status, Turn
-from .errors import BadQuestion, BadRequest
+from .. import schema
+from ..config import Settings
+from ..engine import Engine, Status, Turn
+from ..errors import BadQuestion, BadRequest
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
 MAX_HISTORY_TURNS = 10
@@ -80,6 +81,10 @@ _MESSAGES = {
     "literal_error": "{field} 只能取以下值之一：{expected}",
     "list_type": "{field} 必须是数组",
     "too_long": "{field} 最多 {max_length} 项",
+    "string_too_short": "{field} 至少要有 {min_length} 个字符",
+    "string_too_long": "{field} 最多 {max_length} 个字符",
+    "float_type": "{field} 必须是数字",
+    "bool_type": "{field} 必须是 true 或 false",
 }
 
 
@@ -96,8 +101,17 @@ def validation_message(exc: ValidationError) -> str:
 
 def parse_ask_request(body: bytes, max_question_chars: int) -> AskRequest:
     """Validate a raw JSON body; raises BadQuestion (the question itself) or BadRequest."""
+    return _validated(lambda context: AskRequest.model_validate_json(body, context=context), max_question_chars)
+
+
+def validated_ask_request(fields: dict[str, Any], max_question_chars: int) -> AskRequest:
+    """The same checks and messages for a request made of Python values (the command line)."""
+    return _validated(lambda context: AskRequest.model_validate(fields, context=context), max_question_chars)
+
+
+def _validated(validate, max_question_chars: int) -> AskRequest:
     try:
-        return AskRequest.model_validate_json(body, context={"max_question_chars": max_question_chars})
+        return validate({"max_question_chars": max_question_chars})
     except ValidationError as exc:
         about_question = exc.errors()[0]["loc"][:1] == ("question",)
         raise (BadQuestion if about_question else BadRequest)(validation_message(exc)) from None
@@ -136,11 +150,10 @@ class Citation(ResponseModel):
         "(0–1). The quoted text may differ from the printed page; check the original.")
 
     @classmethod
-    def of(cls, cited: schema.Citation, highlight: tuple[int, int] | None = None,
-           ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "Citation":
+    def of(cls, cited: schema.Citation, highlight: tuple[int, int] | None = None) -> "Citation":
         start, end = highlight or (cited.start, cited.end)
         return cls(
-            ocr_confidence=ocr_of(cited.article_id),
+            ocr_confidence=cited.ocr_confidence,
             issue=IssueRef(id=cited.issue_id, label=cited.issue_label, source=cited.issue_source),
             article=ArticleRef(id=cited.article_id, title=cited.article_title),
             passage=cited.passage,
@@ -165,7 +178,7 @@ class Answer(ResponseModel):
     citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
 
     @classmethod
-    def of(cls, answer: schema.Answer, ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "Answer":
+    def of(cls, answer: schema.Answer) -> "Answer":
         if answer.text is None or answer.start is None or answer.end is None or answer.citation is None:
             raise ValueError("the engine returned a found answer without text, offsets or citation")
         highlight = Highlight(
@@ -178,32 +191,66 @@ class Answer(ResponseModel):
             end=answer.end,
             highlight=highlight,
             confidence=answer.confidence,
-            citation=Citation.of(answer.citation, (highlight.start, highlight.end), ocr_of),
+            citation=Citation.of(answer.citation, (highlight.start, highlight.end)),
+        )
+
+
+class RelatedArticle(ResponseModel):
+    issue: IssueRef
+    article: ArticleRef
+    url: str = Field(description="Opens the article in the web page.")
+
+    @classmethod
+    def of(cls, issue: schema.Issue, article: schema.Article) -> "RelatedArticle":
+        return cls(
+            issue=IssueRef(id=issue.id, label=issue.label, source=issue.source),
+            article=ArticleRef(id=article.id, title=article.title),
+            url=f"/articles/{quote(article.id, safe='/')}",
         )
 
 
 class AskResponse(ResponseModel):
-    question: str
+    question: str = Field(description="As asked (trimmed).")
+    resolved_question: str | None = Field(
+        description="How a follow-up was read with the history ('那宜昌呢？' → '宜昌…'); null when taken as asked."
+    )
     found: bool
     message: str
     answer: Answer | None = Field(description="null when found is false; citations are still given.")
     citations: list[Citation]
+    related_articles: list[RelatedArticle] = Field(
+        description="Up to 3 articles on the same topic in other issues than the answer's (empty when not found)."
+    )
     mode: Literal["hybrid", "dense", "keyword"]
+    build_id: str | None = Field(description="The index build that answered.")
     took_ms: float
 
     @classmethod
-    def of(cls, answer: schema.Answer, mode: str, took_ms: float,
-           ocr_of: Callable[[str], float | None] = lambda article_id: None) -> "AskResponse":
-        """`ocr_of` gives an article's OCR confidence (None when it was not read by OCR)."""
+    def of(
+        cls, answer: schema.Answer, mode: str, took_ms: float, related: Sequence[tuple[schema.Issue, schema.Article]] = ()
+    ) -> "AskResponse":
         return cls(
             question=answer.question,
+            resolved_question=answer.resolved_question,
             found=answer.found,
             message=answer.message,
-            answer=Answer.of(answer, ocr_of) if answer.found else None,
-            citations=[Citation.of(cited, ocr_of=ocr_of) for cited in answer.citations],
+            answer=Answer.of(answer) if answer.found else None,
+            citations=[Citation.of(cited) for cited in answer.citations],
+            related_articles=[RelatedArticle.of(issue, article) for issue, article in related],
             mode=mode,
+            build_id=answer.build_id,
             took_ms=round(took_ms, 1),
         )
+
+
+def answer_question(engine: Engine, request: AskRequest) -> AskResponse:
+    """Ask the engine and shape its answer: the one response both /api/ask and `qa ask --json` give."""
+    started = time.perf_counter()
+    answer = engine.ask(
+        request.question, top_k=request.top_k, mode=request.mode, issue_id=request.issue, history=request.turns()
+    )
+    related = engine.related_articles(answer.citation.article_id) if answer.found and answer.citation else []
+    return AskResponse.of(answer, request.mode, (time.perf_counter() - started) * 1000, related)
 
 
 class ArticleSummary(ResponseModel):

@@ -1,9 +1,9 @@
 // Renders a turn: the question bubble, then a quoted answer with citation chips, a not-found note, or an error.
 // Renderers never touch the conversation itself: an error bubble's 重试 calls the `onRetry` it was given.
 
-import { BULLETIN_NAME, dots, el, uniqueId } from "./dom.js";
-import { articleUrl } from "./links.js";
-import { openArticle } from "./reader.js";
+import { articleLink, renderClosest, renderCoverage, renderRelated, renderResolved, shareUrl } from "./answer-parts.js";
+import { BULLETIN_NAME, dots, el, textNodes, uniqueId } from "./dom.js";
+import { renderFeedback } from "./feedback.js";
 
 function confidenceLevel(confidence) {
   const value = Number(confidence) || 0;
@@ -47,26 +47,11 @@ function renderQuotedAnswer(answer) {
   from = Math.max(0, Math.min(text.length, Number(from) || 0));
   to = Math.max(from, Math.min(text.length, Number(to) || 0));
   if (to > from) {
-    quote.append(text.slice(0, from), el("mark", { text: text.slice(from, to) }), text.slice(to));
+    quote.append(...textNodes(text.slice(0, from)), el("mark", {}, textNodes(text.slice(from, to))), ...textNodes(text.slice(to)));
   } else {
-    quote.append(text);
+    quote.append(...textNodes(text));
   }
   return quote;
-}
-
-function articleLink(label, articleId, range, className) {
-  return el("a", {
-    className,
-    text: label,
-    attrs: { href: articleUrl(articleId, range), "data-article-id": articleId },
-    on: {
-      click(event) {
-        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-        event.preventDefault();
-        openArticle(articleId, range, { returnFocus: event.currentTarget });
-      },
-    },
-  });
 }
 
 function renderPassage(group, passageId) {
@@ -75,11 +60,22 @@ function renderPassage(group, passageId) {
   box.append(el("p", { className: "passage-meta", text: `${BULLETIN_NAME}${group.issue.label} · ${group.article.title}` }));
   for (const passage of group.passages) {
     box.append(el("div", { className: "passage-item" }, [
-      el("p", { className: "passage-text", text: passage.passage }),
+      el("p", { className: "passage-text" }, textNodes(passage.passage)),
       articleLink("查看原文", group.article.id, { start: passage.start, end: passage.end }, "action-button action-button-small"),
     ]));
   }
   return box;
+}
+
+/** Text read from a scan by OCR may differ from the printed page: say so on its chip. */
+function ocrMark(citation) {
+  const confidence = citation && citation.ocr_confidence;
+  if (typeof confidence !== "number") return null;
+  return el("span", {
+    className: "citation-ocr",
+    text: "OCR",
+    attrs: { title: `识别自扫描件（置信度 ${confidence.toFixed(2)}），请以原件为准` },
+  });
 }
 
 /** Text read from a scan by OCR may differ from the printed page: say so on its chip. */
@@ -122,6 +118,7 @@ function renderCitationChips(citations, heading) {
         el("span", { className: "citation-title", text: group.article.title }),
       ]),
       ocrMark(group.passages[0]),
+      ocrMark(group.passages[0]),
       el("span", { className: "citation-caret", attrs: { "aria-hidden": "true" } }),
     ]);
     list.append(el("li", {}, [chip]));
@@ -160,26 +157,30 @@ async function copyToClipboard(text) {
   return copied;
 }
 
-function renderCopyButton(answer) {
+function renderCopyButton(label, title, textToCopy, failureHint) {
   const feedback = el("span", { className: "copy-feedback", attrs: { role: "status" } });
   const button = el("button", {
     className: "action-button",
-    text: "复制",
-    attrs: { type: "button", title: "复制答案和出处" },
+    text: label,
+    attrs: { type: "button", title },
     on: {
       async click() {
-        const copied = await copyToClipboard(copyFeedbackText(answer));
+        const copied = await copyToClipboard(textToCopy());
         button.textContent = copied ? "已复制" : "复制失败";
         button.classList.toggle("is-done", copied);
-        feedback.textContent = copied ? "" : "浏览器不允许访问剪贴板，请手动选中答案复制。";
+        feedback.textContent = copied ? "" : failureHint;
         window.setTimeout(() => {
-          button.textContent = "复制";
+          button.textContent = label;
           button.classList.remove("is-done");
         }, 2000);
       },
     },
   });
   return [button, feedback];
+}
+
+function renderShareButton(turn) {
+  return renderCopyButton("复制链接", "复制这个问题的链接，打开即提问", () => shareUrl(turn), "浏览器不允许访问剪贴板，请从地址栏复制链接。");
 }
 
 function renderAnswer(turn) {
@@ -194,29 +195,37 @@ function renderAnswer(turn) {
     }, [dots(3, "confidence-dots"), level.label]),
     turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
   ]);
-  bubble.append(header, renderQuotedAnswer(answer));
+  bubble.append(...[renderResolved(turn.response), header, renderQuotedAnswer(answer)].filter(Boolean));
   const chips = renderCitationChips(orderedCitations(turn.response), "出处");
   if (chips) bubble.append(chips);
+  const related = renderRelated(turn.response);
+  if (related) bubble.append(related);
   const actions = el("div", { className: "answer-actions" });
   if (answer.citation) {
     actions.append(articleLink("查看原文", answer.citation.article.id, { start: answer.start, end: answer.end },
       "action-button action-button-primary open-answer-article"));
   }
-  actions.append(...renderCopyButton(answer));
-  bubble.append(actions);
+  actions.append(
+    ...renderCopyButton("复制", "复制答案和出处", () => copyFeedbackText(answer), "浏览器不允许访问剪贴板，请手动选中答案复制。"),
+    ...renderShareButton(turn),
+  );
+  bubble.append(actions, renderFeedback(turn));
   return bubble;
 }
 
 function renderNotFound(turn) {
   const response = turn.response;
-  const bubble = el("div", { className: "bubble bubble-bot not-found" }, [
-    el("p", { className: "not-found-title", text: "简报中没有找到相关内容" }),
-  ]);
-  const message = String(response.message || "").trim();
-  if (message && message !== "简报中没有找到相关内容") bubble.append(el("p", { className: "not-found-text", text: message }));
+  const message = String(response.message || "").trim() || "简报中没有找到能回答这个问题的内容。";
+  const bubble = el("div", { className: "bubble bubble-bot not-found" });
+  const resolved = renderResolved(response);
+  if (resolved) bubble.append(resolved);
+  bubble.append(el("p", { className: "not-found-title", text: message }));
   if (turn.issueId) bubble.append(el("p", { className: "not-found-text", text: `本次仅检索了 ${turn.issueLabel || turn.issueId}，可以在上方改为“全部期次”再试。` }));
-  const chips = renderCitationChips(orderedCitations(response), "最接近的文章");
-  bubble.append(chips || el("p", { className: "not-found-text", text: "可以换个说法，或打开“期刊目录”浏览全部文章。" }));
+  const closest = renderClosest(response.resolved_question || turn.question, Array.isArray(response.citations) ? response.citations : []);
+  bubble.append(closest || el("p", { className: "not-found-text", text: "可以换个说法，或打开“期刊目录”浏览全部文章。" }));
+  const coverage = renderCoverage();
+  if (coverage) bubble.append(coverage);
+  bubble.append(el("div", { className: "answer-actions" }, renderShareButton(turn)), renderFeedback(turn));
   return bubble;
 }
 

@@ -19,12 +19,12 @@ from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .api import IssueRef, ResponseModel, validation_message
-from .errors import BadRequest, UnsupportedMediaType
+from ..errors import BadRequest, ModelUnavailable, NotFound, Unauthorized, UnsupportedMediaType, UploadTooLarge
+from ..ingest import SUPPORTED_SUFFIXES
+from ..jobs import Job, JobQueue, UploadOutcome, add_uploaded_bulletin, save_upload, upload_suffix
 from .context import current_engine, current_settings, json_response
-from .errors import ModelUnavailable, NotFound, Unauthorized, UploadTooLarge
-from .ingest import SUPPORTED_SUFFIXES
-from .jobs import Job, JobQueue, UploadOutcome, add_uploaded_bulletin, save_upload, upload_suffix
+from .models import IssueRef, ResponseModel, validation_message
+from .routing import Endpoint, Param, endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +137,26 @@ def job_url(job_id: str) -> str:
 # ---- routes ----------------------------------------------------------------------------
 
 blueprint = Blueprint("uploads", __name__)
+_UPLOAD_DESCRIPTION = (
+    "需要管理员令牌（服务器设置 QA_ADMIN_TOKEN 后才开启，否则 404）。以 multipart/form-data 上传：file 为简报文件"
+    "（.txt、.md、.pdf（文字版或扫描件）、.docx、.png/.jpg 页面图片，按文件名后缀判断），label 可选（如 2024年第3期，最多 {label} 字，不含斜杠）。"
+    "整个请求体最多 {mb:g} MB。文件在后台解析并加入索引，立即返回 202 和任务地址；轮询 GET /api/jobs/{{job_id}} "
+    "直到 status 为 done（result 给出期次 id）或 failed（error 说明原因，索引不变）。内容相同的文件不会重复加入。"
+).format(label=MAX_LABEL_CHARS, mb=MAX_UPLOAD_BYTES / 2**20)
 
 
-@blueprint.post("/api/issues")
+@endpoint(blueprint, "POST", "/api/issues", Endpoint(
+    summary="上传一期简报（管理员），在后台加入索引", tag="管理", response=JobResponse, status=202,
+    body=UploadForm, body_media="multipart/form-data", admin=True, description=_UPLOAD_DESCRIPTION,
+    errors=(BadRequest, Unauthorized, NotFound, UploadTooLarge, UnsupportedMediaType, ModelUnavailable),
+    curl='curl -s -H "Authorization: Bearer $QA_ADMIN_TOKEN" -F file=@bulletin.pdf -F label=2024年第3期 {base}/api/issues',
+))  # fmt: skip
 def upload_issue() -> Response:
     """Save an uploaded bulletin under a generated name and add it to the index in the background."""
     jobs = _admin_jobs()
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("请以 multipart/form-data 上传，文件放在 file 字段")
-    request.max_content_length = MAX_UPLOAD_BYTES  # this route only; the app-wide cap stays qa.app.MAX_BODY_BYTES
+    request.max_content_length = MAX_UPLOAD_BYTES  # this route only; the app-wide cap stays MAX_BODY_BYTES
     try:
         form = parse_upload_form(request.files, request.form)
     except RequestEntityTooLarge:
@@ -166,7 +177,11 @@ def upload_issue() -> Response:
     return json_response(JobResponse.of(jobs.status(job_id)), 202)
 
 
-@blueprint.get("/api/jobs/<job_id>")
+@endpoint(blueprint, "GET", "/api/jobs/<job_id>", Endpoint(
+    summary="上传任务的状态与结果（管理员）", tag="管理", response=JobResponse, admin=True,
+    errors=(Unauthorized, NotFound), params={"job_id": Param("上传时返回的任务 id", "3f2c9a0e5b7d4c1e8a6f2b9d0c3e7a15")},
+    curl='curl -s -H "Authorization: Bearer $QA_ADMIN_TOKEN" {base}/api/jobs/<job_id>',
+))  # fmt: skip
 def job_status(job_id: str) -> Response:
     job = _admin_jobs().status(job_id)
     if job is None:

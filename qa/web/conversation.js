@@ -1,6 +1,7 @@
 // Asking: the turns of the conversation, the composer, and the issue filter that scopes each question.
 
 import { ApiError, errorTitle, loadedIssues, postQuestion } from "./api.js";
+import { archiveCoverage } from "./answer-parts.js";
 import { refreshTurn, renderTurn } from "./chat.js";
 import { el, phoneScreen, ui, uniqueId } from "./dom.js";
 import { setQuestionUrl } from "./links.js";
@@ -88,6 +89,7 @@ export function restoreConversation() {
     issueId: stored.issueId || null,
     issueLabel: stored.issueLabel || null,
     response: stored.response,
+    feedback: stored.feedback || null,
     error: null,
   }));
   // Rendered during start-up, before a screen reader follows the live region, so old answers are not read out.
@@ -143,6 +145,7 @@ export function setIssue(issueId) {
 }
 
 export function fillIssueFilter(issues) {
+  ui.welcomeCoverage.textContent = archiveCoverage(issues);
   const options = issues.map((issue) => el("option", { text: issue.label, attrs: { value: issue.id } }));
   ui.issueFilter.replaceChildren(el("option", { text: "全部期次", attrs: { value: "" } }), ...options);
   const known = issues.some((issue) => issue.id === state.issueId);

@@ -9,7 +9,7 @@ export function articleUrl(articleId, range) {
   return range ? `${path}?start=${range.start}&end=${range.end}` : path;
 }
 
-function questionUrl(question, issueId) {
+export function questionUrl(question, issueId) {
   const params = new URLSearchParams();
   if (question) params.set("q", question);
   if (issueId) params.set("issue", issueId);

@@ -26,6 +26,8 @@ export const ui = {
   readerTitle: byId("reader-title"),
   readerClose: byId("reader-close"),
   readerBody: byId("reader-body"),
+  readerFooter: byId("reader-footer"),
+  welcomeCoverage: byId("welcome-coverage"),
 };
 
 export const narrowScreen = window.matchMedia("(max-width: 899.98px)");
@@ -52,4 +54,22 @@ let idCounter = 0;
 export function uniqueId(prefix) {
   idCounter += 1;
   return `${prefix}-${Date.now().toString(36)}-${idCounter}`;
+}
+
+// A number and its unit ("293.73亿元", "13.5%", "1—4月") never break across lines.
+const NUMBER_WITH_UNIT = /\d[\d,.]*(?:\s*[—~～-]\s*\d[\d,.]*)?\s*(?:%|‰|万亿元|亿元|万元|万亿|亿|万|千|百)?(?:元|美元|家|个|项|人次|人|名|台|套|件|篇|所|倍|位|期|批|场|次|条|亩|吨|座|辆|平方米|公顷|公里|年|月|日)?/g;
+
+/** Text as nodes: plain strings, with each number and its unit in a span that does not wrap. */
+export function textNodes(text) {
+  const value = String(text);
+  const nodes = [];
+  let last = 0;
+  for (const match of value.matchAll(NUMBER_WITH_UNIT)) {
+    if (match[0].length < 2) continue;
+    if (match.index > last) nodes.push(value.slice(last, match.index));
+    nodes.push(el("span", { className: "keep-together", text: match[0] }));
+    last = match.index + match[0].length;
+  }
+  if (last < value.length) nodes.push(value.slice(last));
+  return nodes;
 }

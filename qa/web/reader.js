@@ -1,8 +1,8 @@
 // The reader panel (full screen on a phone): a cited article with the quoted passage marked, or the catalogue.
 // While it is open the reader owns the URL: each view is a history entry, so the back button closes it.
 
-import { fetchArticle, loadIssues } from "./api.js";
-import { BULLETIN_NAME, el, narrowScreen, ui } from "./dom.js";
+import { fetchArticle, issueFileUrl, loadIssues } from "./api.js";
+import { BULLETIN_NAME, el, narrowScreen, textNodes, ui } from "./dom.js";
 import { ARTICLE_PATH, articleUrl, chatUrl, parseLocation } from "./links.js";
 import { state } from "./store.js";
 
@@ -53,14 +53,14 @@ function renderArticleText(text, range) {
     if (range && range.start < paragraphEnd && range.end > paragraphStart) {
       const from = Math.max(range.start, paragraphStart) - paragraphStart;
       const to = Math.min(range.end, paragraphEnd) - paragraphStart;
-      const mark = el("mark", { text: paragraph.slice(from, to) });
+      const mark = el("mark", {}, textNodes(paragraph.slice(from, to)));
       if (!firstMark) {
         firstMark = mark;
         mark.classList.add("is-first");
       }
-      node.append(paragraph.slice(0, from), mark, paragraph.slice(to));
+      node.append(...textNodes(paragraph.slice(0, from)), mark, ...textNodes(paragraph.slice(to)));
     } else {
-      node.append(paragraph);
+      node.append(...textNodes(paragraph));
     }
     container.append(node);
   }
@@ -74,6 +74,7 @@ export async function openArticle(articleId, range, options = {}) {
   state.reader.view = "article";
   const token = ++state.reader.token;
   ui.readerBack.hidden = !options.fromCatalogue;
+  ui.readerFooter.hidden = true;
   setReaderHeading("", "正在打开原文…");
   ui.readerBody.replaceChildren(readerStatus("正在加载文章…"));
   ui.readerTitle.focus({ preventScroll: true });
@@ -95,8 +96,51 @@ export async function openArticle(articleId, range, options = {}) {
   if (firstMark) nodes.push(el("p", { className: "reader-note", text: "黄色标记为答案引用的原文。" }));
   nodes.push(container);
   ui.readerBody.replaceChildren(...nodes);
+  const neighbours = renderArticleFooter(article);
   ui.readerBody.scrollTop = 0;
   if (firstMark) firstMark.scrollIntoView({ block: "center" });
+  fillNeighbours(article, neighbours, token);
+}
+
+function neighbourLink(article, direction) {
+  const label = direction < 0 ? "上一篇" : "下一篇";
+  return el("button", {
+    className: `reader-neighbour reader-neighbour-${direction < 0 ? "previous" : "next"}`,
+    attrs: { type: "button", "data-article-id": article.id },
+    on: { click: () => openArticle(article.id, null, { fromCatalogue: !ui.readerBack.hidden }) },
+  }, [el("span", { className: "reader-neighbour-label", text: label }), el("span", { className: "reader-neighbour-title", text: article.title })]);
+}
+
+/** The footer: the issue's original file at once, and a row the neighbours fill (its height is reserved). */
+function renderArticleFooter(article) {
+  const neighbours = el("div", { className: "reader-neighbours" });
+  const download = el("a", {
+    className: "reader-download",
+    text: "下载原文件",
+    attrs: {
+      href: issueFileUrl(article.issue.id),
+      download: "",
+      title: `${BULLETIN_NAME}${article.issue.label} 的原始文件（${article.issue.source}）`,
+    },
+  });
+  ui.readerFooter.replaceChildren(neighbours, download);
+  ui.readerFooter.hidden = false;
+  return neighbours;
+}
+
+/** Previous / next article of the same issue, from the catalogue. */
+async function fillNeighbours(article, neighbours, token) {
+  let siblings = [];
+  try {
+    const issue = (await loadIssues()).find((candidate) => candidate.id === article.issue.id);
+    siblings = issue ? (issue.articles || []).slice().sort((a, b) => a.ordinal - b.ordinal) : [];
+  } catch (unavailable) {
+    return; // the catalogue is down: the download link still works
+  }
+  if (token !== state.reader.token) return;
+  const at = siblings.findIndex((candidate) => candidate.id === article.id);
+  if (at > 0) neighbours.append(neighbourLink(siblings[at - 1], -1));
+  if (at >= 0 && at + 1 < siblings.length) neighbours.append(neighbourLink(siblings[at + 1], 1));
 }
 
 function renderCatalogue(issues) {
@@ -106,8 +150,8 @@ function renderCatalogue(issues) {
     ui.readerBody.replaceChildren(readerStatus("还没有收录任何简报。"));
     return;
   }
-  const newestFirst = issues.slice().sort((a, b) => String(b.id).localeCompare(String(a.id)));
-  ui.readerBody.replaceChildren(...newestFirst.map((issue) => {
+  // The API lists issues in the one order used everywhere: newest first, undated ones last.
+  ui.readerBody.replaceChildren(...issues.map((issue) => {
     const articles = (issue.articles || []).slice().sort((a, b) => a.ordinal - b.ordinal);
     return el("section", { className: "catalogue-issue" }, [
       el("h3", { className: "catalogue-issue-title" }, [
@@ -135,6 +179,7 @@ export async function openCatalogue(options = {}) {
   state.reader.view = "catalogue";
   const token = ++state.reader.token;
   ui.readerBack.hidden = true;
+  ui.readerFooter.hidden = true;
   ui.catalogueButton.setAttribute("aria-pressed", "true");
   setReaderHeading("", "期刊目录");
   ui.readerBody.replaceChildren(readerStatus("正在加载目录…"));

@@ -1,0 +1,112 @@
+"""The app factory: the blueprints (asking and reading, uploads, feedback, the API description),
+the web page from the package's web/ directory, security headers, error handlers; and `serve()`."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Callable
+
+from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
+
+from ..config import Settings
+from ..engine import Engine
+from ..errors import QAError
+from ..jobs import JobQueue
+from . import ask, docs, feedback, uploads
+from .context import EngineSlot
+from .errors import register_error_handlers
+
+# The page is native ES modules: they need a JavaScript type whatever the host's MIME table says.
+mimetypes.add_type("text/javascript", ".js")
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+"""The page: package data, so an installed wheel serves it too."""
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+MAX_BODY_BYTES = 256 * 1024  # ten turns of history fit many times over
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+    settings = settings or Settings.load()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(WEB_DIR=WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
+    app.extensions["qa"] = EngineSlot(settings, engine)
+    if settings.admin_token is not None:
+        app.extensions["qa_jobs"] = JobQueue()
+    feedback.init_feedback(app, settings)
+    for blueprint in (ask.blueprint, uploads.blueprint, feedback.blueprint, docs.blueprint, page):
+        app.register_blueprint(blueprint)  # uploads always: its routes say 404 while uploads are off
+    register_error_handlers(app)
+    app.after_request(_finish)
+    return app
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dev: bool = False,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True.
+
+    `on_ready` gets the page's URL once the model and index are loaded and the port is bound."""
+    app = create_app(settings)
+    app.config["LOG_REQUESTS"] = True
+    url = f"http://{host}:{port}/"
+    if dev:
+        if on_ready:
+            on_ready(url)
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    try:
+        app.extensions["qa"].get().status()  # load model and index now, not on the first question
+    except QAError as exc:
+        logger.warning("starting without an index (%s): %s", exc.code, exc.message)
+    server = waitress.create_server(app, host=host, port=port, threads=8)
+    logger.info("serving on %s", url)
+    if on_ready:
+        on_ready(url)
+    server.run()
+
+
+# ---- the web page ------------------------------------------------------------------------
+
+page = Blueprint("page", __name__)
+
+
+def _web_dir() -> Path:
+    return Path(current_app.config["WEB_DIR"])
+
+
+@page.get("/")
+@page.get("/articles/<path:article_id>")
+def index(article_id: str | None = None) -> Response:
+    # The page itself loads the article through the API, so it works before an index exists.
+    return send_from_directory(_web_dir(), "index.html")
+
+
+@page.get("/static/<path:filename>")
+def static_file(filename: str) -> Response:
+    return send_from_directory(_web_dir(), filename)
+
+
+def _finish(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)  # /api/docs sets its own policy
+    if current_app.config["LOG_REQUESTS"]:
+        logger.info("%s %s %d", request.method, request.full_path.rstrip("?"), response.status_code)
+    return response
