@@ -118,7 +118,7 @@ class FakeEngine:
         )
         best_score, _, best_article, passage_start, passage_end = passages[0]
         if best_score == 0:
-            return Answer(question=question, found=False, message="简报中没有找到答案", citations=citations)
+            return Answer(question=question, found=False, message="简报中没有找到答案", related=citations)
         passage = best_article.text[passage_start:passage_end]
         sentences = [(passage_start + start, passage_start + end) for start, end in _spans(passage, r"[^。]+。?")]
         start, end = max(sentences, key=lambda span: len(wanted & _bigrams(best_article.text[span[0] : span[1]])))
@@ -132,8 +132,9 @@ class FakeEngine:
             highlight_start=start,
             highlight_end=end - 1,  # without the closing 。, so it differs from the sentence span
             confidence=0.8,
+            confidence_words="把握较高",
             citation=citations[0],
-            citations=citations,
+            related=citations[1:],
         )
 
     def issues(self) -> list[Issue]:

@@ -79,7 +79,15 @@ def test_ask_answers_with_cited_span(api_client, fake_engine):
 def test_citations_of_text_read_by_ocr_carry_its_confidence(api_app_for, fake_engine):
     from dataclasses import replace
 
+    def scanned(citation):
+        return replace(citation, ocr_confidence=0.934) if citation.article_id == "2024-03/01" else citation
+
     class ScannedFirstArticle(type(fake_engine)):
+        def ask(self, *args, **kwargs):  # the reader copies an article's OCR confidence into its citations
+            answer = super().ask(*args, **kwargs)
+            return replace(answer, citation=answer.citation and scanned(answer.citation),
+                           related=tuple(map(scanned, answer.related)))
+
         def article(self, article_id):
             issue, article = super().article(article_id)
             return issue, replace(article, ocr_confidence=0.934) if article_id == "2024-03/01" else article

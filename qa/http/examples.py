@@ -53,6 +53,7 @@ RESPONSES: dict[str, dict] = {
             "end": 443
         },
         "confidence": 0.944,
+        "confidence_words": "把握高",
         "citation": {
             "issue": {
                 "id": "2023-12",
@@ -68,8 +69,11 @@ RESPONSES: dict[str, dict] = {
             "end": 468,
             "score": 0.0931,
             "url": "/articles/2023-12/04?start=435&end=443"
-        }
+        },
+        "supporting": []
     },
+    "other_period": None,
+    "related": [],
     "citations": [
         {
             "issue": {

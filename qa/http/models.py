@@ -170,12 +170,18 @@ class Highlight(ResponseModel):
 
 
 class Answer(ResponseModel):
-    text: str
+    text: str = Field(description="Verbatim from the article: the clause that holds the answer, or for an issue "
+                      "question the issue label and title.")
     start: int
     end: int
-    highlight: Highlight
-    confidence: float
+    highlight: Highlight = Field(description="The answer slot inside the text (the asked figure, the names).")
+    confidence: float = Field(description="Calibrated probability that the answer is right (measured by "
+                              "leave-one-bulletin-out cross-validation).")
+    confidence_words: str = Field(description="What that probability means: 把握高 only where the measured "
+                                  "precision is ≥ 0.95, 把握较高 ≥ 0.85, else 把握一般.")
     citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
+    supporting: list[Citation] = Field(description="Passages in other articles (e.g. another issue) that state "
+                                       "the same fact.")
 
     @classmethod
     def of(cls, answer: schema.Answer) -> "Answer":
@@ -191,8 +197,21 @@ class Answer(ResponseModel):
             end=answer.end,
             highlight=highlight,
             confidence=answer.confidence,
+            confidence_words=answer.confidence_words,
             citation=Citation.of(answer.citation, (highlight.start, highlight.end)),
+            supporting=[Citation.of(cited) for cited in answer.supporting],
         )
+
+
+class PeriodNote(ResponseModel):
+    asked: str = Field(description="The period the question named, e.g. 2023年.")
+    stated: str = Field(description="The period the bulletins give the figure for, e.g. 2022年.")
+    text: str = Field(description="That statement, verbatim.")
+    citation: Citation
+
+    @classmethod
+    def of(cls, note: schema.PeriodNote) -> "PeriodNote":
+        return cls(asked=note.asked, stated=note.stated, text=note.text, citation=Citation.of(note.citation))
 
 
 class RelatedArticle(ResponseModel):
@@ -217,7 +236,16 @@ class AskResponse(ResponseModel):
     found: bool
     message: str
     answer: Answer | None = Field(description="null when found is false; citations are still given.")
-    citations: list[Citation]
+    other_period: PeriodNote | None = Field(
+        description="When not found because the question names a period the bulletins do not give: the same "
+        "metric for another period, with its source."
+    )
+    related: list[Citation] = Field(
+        description="Other passages retrieval found (not stating the answer): 'see also', or the closest passages "
+        "when not found."
+    )
+    citations: list[Citation] = Field(description="All of them in order: the answer's citation, the supporting "
+                                      "ones, then the related ones.")
     related_articles: list[RelatedArticle] = Field(
         description="Up to 3 articles on the same topic in other issues than the answer's (empty when not found)."
     )
@@ -235,6 +263,8 @@ class AskResponse(ResponseModel):
             found=answer.found,
             message=answer.message,
             answer=Answer.of(answer) if answer.found else None,
+            other_period=PeriodNote.of(answer.other_period) if answer.other_period else None,
+            related=[Citation.of(cited) for cited in answer.related],
             citations=[Citation.of(cited) for cited in answer.citations],
             related_articles=[RelatedArticle.of(issue, article) for issue, article in related],
             mode=mode,

@@ -5,11 +5,13 @@ import { articleLink, renderClosest, renderCoverage, renderRelated, renderResolv
 import { BULLETIN_NAME, dots, el, textNodes, uniqueId } from "./dom.js";
 import { renderFeedback } from "./feedback.js";
 
-function confidenceLevel(confidence) {
-  const value = Number(confidence) || 0;
-  if (value >= 0.66) return { key: "high", label: "把握较高" };
-  if (value >= 0.4) return { key: "medium", label: "把握一般" };
-  return { key: "low", label: "把握较低，建议核对原文" };
+// The server says what a confidence means: its words come from the precision measured at that level.
+const CONFIDENCE_KEYS = { "把握高": "high", "把握较高": "high", "把握一般": "medium" };
+
+function confidenceLevel(answer) {
+  const label = String(answer.confidence_words || "").trim() || "把握较低";
+  const key = CONFIDENCE_KEYS[label] || "low";
+  return { key, label: key === "low" ? `${label}，建议核对原文` : label };
 }
 
 function citationLabel(citation) {
@@ -31,11 +33,15 @@ function groupByArticle(citations) {
   return [...groups.values()];
 }
 
-function orderedCitations(response) {
-  const citations = Array.isArray(response.citations) ? response.citations.slice() : [];
-  const primary = response.answer && response.answer.citation;
-  if (primary) citations.unshift(primary);
-  return citations;
+/** 出处: the answer's own citation, then the passages in other articles that state the same fact. */
+function supportingCitations(response) {
+  const answer = response.answer;
+  if (!answer) return [];
+  return [answer.citation, ...(Array.isArray(answer.supporting) ? answer.supporting : [])].filter(Boolean);
+}
+
+function relatedCitations(response) {
+  return Array.isArray(response.related) ? response.related : [];
 }
 
 function renderQuotedAnswer(answer) {
@@ -78,17 +84,6 @@ function ocrMark(citation) {
   });
 }
 
-/** Text read from a scan by OCR may differ from the printed page: say so on its chip. */
-function ocrMark(citation) {
-  const confidence = citation && citation.ocr_confidence;
-  if (typeof confidence !== "number") return null;
-  return el("span", {
-    className: "citation-ocr",
-    text: "OCR",
-    attrs: { title: `识别自扫描件（置信度 ${confidence.toFixed(2)}），请以原件为准` },
-  });
-}
-
 function renderCitationChips(citations, heading) {
   const groups = groupByArticle(citations);
   if (!groups.length) return null;
@@ -117,7 +112,6 @@ function renderCitationChips(citations, heading) {
         " · ",
         el("span", { className: "citation-title", text: group.article.title }),
       ]),
-      ocrMark(group.passages[0]),
       ocrMark(group.passages[0]),
       el("span", { className: "citation-caret", attrs: { "aria-hidden": "true" } }),
     ]);
@@ -179,25 +173,46 @@ function renderCopyButton(label, title, textToCopy, failureHint) {
   return [button, feedback];
 }
 
+/** Passages retrieval found that do not state the answer: behind a collapsed heading, apart from 出处. */
+function renderSeeAlso(citations) {
+  const chips = renderCitationChips(citations, "其他相关段落");
+  if (!chips) return null;
+  const summary = el("summary", { className: "see-also-summary", text: `其他相关段落（${groupByArticle(citations).length}）` });
+  chips.querySelector(".section-label").remove();
+  return el("details", { className: "see-also" }, [summary, chips]);
+}
+
+/** "简报中没有宜昌2023年的数字；2022年为……": the same metric for another period, with its source. */
+function renderOtherPeriod(note) {
+  if (!note || !note.citation) return null;
+  return el("div", { className: "other-period" }, [
+    el("p", { className: "other-period-text" }, [`${note.stated}：`, el("q", { text: note.text })]),
+    articleLink(citationLabel(note.citation), note.citation.article.id,
+      { start: note.citation.start, end: note.citation.end }, "other-period-source"),
+  ]);
+}
+
 function renderShareButton(turn) {
   return renderCopyButton("复制链接", "复制这个问题的链接，打开即提问", () => shareUrl(turn), "浏览器不允许访问剪贴板，请从地址栏复制链接。");
 }
 
 function renderAnswer(turn) {
   const { answer } = turn.response;
-  const level = confidenceLevel(answer.confidence);
+  const level = confidenceLevel(answer);
   const bubble = el("div", { className: "bubble bubble-bot answer" });
   const header = el("div", { className: "answer-header" }, [
     el("span", { className: "answer-source-label", text: `摘自${BULLETIN_NAME}` }),
     el("span", {
       className: `confidence confidence-${level.key}`,
-      attrs: { title: `相关度 ${(Number(answer.confidence) || 0).toFixed(2)}` },
+      attrs: { title: `答对的概率约 ${Math.round((Number(answer.confidence) || 0) * 100)}%（按历史评测校准）` },
     }, [dots(3, "confidence-dots"), level.label]),
     turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
   ]);
   bubble.append(...[renderResolved(turn.response), header, renderQuotedAnswer(answer)].filter(Boolean));
-  const chips = renderCitationChips(orderedCitations(turn.response), "出处");
+  const chips = renderCitationChips(supportingCitations(turn.response), "出处");
   if (chips) bubble.append(chips);
+  const seeAlso = renderSeeAlso(relatedCitations(turn.response));
+  if (seeAlso) bubble.append(seeAlso);
   const related = renderRelated(turn.response);
   if (related) bubble.append(related);
   const actions = el("div", { className: "answer-actions" });
@@ -215,13 +230,17 @@ function renderAnswer(turn) {
 
 function renderNotFound(turn) {
   const response = turn.response;
-  const message = String(response.message || "").trim() || "简报中没有找到能回答这个问题的内容。";
+  const note = response.other_period;
+  const message = note && note.asked ? `简报中没有${note.asked}的这个数字，但有其他时期的：`
+    : String(response.message || "").trim() || "简报中没有找到能回答这个问题的内容。";
   const bubble = el("div", { className: "bubble bubble-bot not-found" });
   const resolved = renderResolved(response);
   if (resolved) bubble.append(resolved);
   bubble.append(el("p", { className: "not-found-title", text: message }));
   if (turn.issueId) bubble.append(el("p", { className: "not-found-text", text: `本次仅检索了 ${turn.issueLabel || turn.issueId}，可以在上方改为“全部期次”再试。` }));
-  const closest = renderClosest(response.resolved_question || turn.question, Array.isArray(response.citations) ? response.citations : []);
+  const noteBox = renderOtherPeriod(note);
+  if (noteBox) bubble.append(noteBox);
+  const closest = renderClosest(response.resolved_question || turn.question, relatedCitations(response));
   bubble.append(closest || el("p", { className: "not-found-text", text: "可以换个说法，或打开“期刊目录”浏览全部文章。" }));
   const coverage = renderCoverage();
   if (coverage) bubble.append(coverage);
