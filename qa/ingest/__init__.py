@@ -48,7 +48,7 @@ def read_bulletin(path: Path, *, progress: bool = False) -> BulletinText:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise BadBulletin(
-            f"{path.name}：不支持的文件类型 {suffix or '（无后缀）'}；只接受 {'、'.join(SUPPORTED_SUFFIXES)}"
+            f"{path.name}：不支持的文件类型{f' {suffix}' if suffix else '（无后缀）'}；只接受 {'、'.join(SUPPORTED_SUFFIXES)}"
         )
     try:
         limits.check_file_size(path.name, path.stat().st_size)
