@@ -16,7 +16,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 3  # bump when parsing changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 4  # bump when parsing changes, so `qa build` re-parses unchanged files
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -316,17 +316,22 @@ def _clean_paragraph(text: str) -> str:
 
 _TITLE_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _OPEN_ENDED = "的之与和及对在把被为了"  # a phrase cannot end on these: the space after one is a stray
+_QUOTES = re.compile(r"[“”\"]")
 
 
 def clean_title(title: str) -> str:
     """Drop stray spaces between Chinese characters ('三位一体的 创新' → '三位一体的创新'), keeping
     the space headlines put between a title and its subtitle ('深化改革 创新引擎动能强劲'):
-    one that separates two phrases of at least three characters, the first not open-ended."""
+    one that separates two phrases of at least three characters, the first not open-ended. A quoted
+    term is part of its phrase ('实施“科技副总”计划 引导人才…'); a space inside quotes is a stray."""
     title = re.sub(r"\s+", " ", title).strip()
 
     def keep_or_drop(match: re.Match) -> str:
-        before = re.split(r"[\s：:，,、“”\"]", title[: match.start()])[-1]
-        after = re.split(r"[\s：:，,、“”\"]", title[match.end() :])[0]
+        head, tail = title[: match.start()], title[match.end() :]
+        if head.count("“") > head.count("”") or head.count('"') % 2:
+            return ""
+        before = _QUOTES.sub("", re.split(r"[\s：:，,、]", head)[-1])
+        after = _QUOTES.sub("", re.split(r"[\s：:，,、]", tail)[0])
         phrase_break = len(before) >= 3 and len(after) >= 3 and before[-1] not in _OPEN_ENDED
         return " " if phrase_break else ""
 

@@ -244,6 +244,8 @@ def test_gb18030_bulletin_is_decoded(tmp_path):
     ("北京持续深化科技体制改革 创新引擎动能强劲", "北京持续深化科技体制改革 创新引擎动能强劲"),  # title and subtitle
     ("云 山市加快氢能产业集群建设  推动绿色发展", "云山市加快氢能产业集群建设 推动绿色发展"),
     ("OpenAI 大会 在京举行", "OpenAI 大会在京举行"),
+    ("东岭县实施“科技副总”计划 引导人才向企业一线集聚", "东岭县实施“科技副总”计划 引导人才向企业一线集聚"),  # quoted term
+    ("东岭县实施“科技 副总计划”引导人才", "东岭县实施“科技副总计划”引导人才"),  # inside quotes
 ])
 def test_stray_spaces_between_chinese_characters_leave_titles(title, cleaned):
     from qa.corpus import clean_title

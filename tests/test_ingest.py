@@ -192,24 +192,25 @@ RANDOM_BYTES = b"\x00\x01" + random.Random(7).randbytes(4096)
 
 BAD_FILES = {
     # case: (file name, writer, words the message must contain)
-    "empty": ("empty.txt", lambda p, t: p.write_bytes(b""), "is empty"),
-    "whitespace only": ("blank.md", lambda p, t: p.write_bytes(b" \r\n\t \n"), "is empty"),
-    "empty pdf": ("empty.pdf", lambda p, t: p.write_bytes(b""), "is empty"),
-    "binary with NULs": ("random.txt", lambda p, t: p.write_bytes(RANDOM_BYTES), "binary"),
-    "control characters": ("ctrl.txt", lambda p, t: p.write_bytes(b"\x01\x02\x03\x04abc" * 100), "binary"),
-    "unknown encoding": ("latin1.txt", lambda p, t: p.write_bytes("café ÿ".encode("latin-1")), "encoding"),
-    "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "not a readable PDF"),
-    "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "not a readable PDF"),
-    "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "password"),
-    "image-only pdf without text": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "OCR found no text"),
-    "not an image": ("page.png", lambda p, t: p.write_bytes(b"\x89PNG\r\n\x1a\n" + RANDOM_BYTES), "not a readable image"),
-    "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "docx"),
-    "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "docx"),
-    "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "docx"),
+    "empty": ("empty.txt", lambda p, t: p.write_bytes(b""), "是空文件"),
+    "whitespace only": ("blank.md", lambda p, t: p.write_bytes(b" \r\n\t \n"), "是空文件"),
+    "empty pdf": ("empty.pdf", lambda p, t: p.write_bytes(b""), "是空文件"),
+    "binary with NULs": ("random.txt", lambda p, t: p.write_bytes(RANDOM_BYTES), "像是二进制文件"),
+    "control characters": ("ctrl.txt", lambda p, t: p.write_bytes(b"\x01\x02\x03\x04abc" * 100), "像是二进制文件"),
+    "unknown encoding": ("latin1.txt", lambda p, t: p.write_bytes("café ÿ".encode("latin-1")), "无法识别文本编码"),
+    "truncated pdf": ("cut.pdf", lambda p, t: p.write_bytes(_pdf_bytes(t)[:1500]), "不是可读的 PDF"),
+    "not a pdf": ("fake.pdf", lambda p, t: p.write_bytes(b"%PDF-1.4\nnothing here"), "不是可读的 PDF"),
+    "password pdf": ("locked.pdf", lambda p, t: _password_protected_pdf(p), "有密码保护"),
+    "image-only pdf without text": ("scan.pdf", lambda p, t: make_image_only_pdf(p), "也没有找到文字"),
+    "not an image": ("page.png", lambda p, t: p.write_bytes(b"\x89PNG\r\n\x1a\n" + RANDOM_BYTES), "不是可读的图片"),
+    "zip garbage docx": ("junk.docx", lambda p, t: p.write_bytes(b"PK\x03\x04" + RANDOM_BYTES), "不是可读的 Word"),
+    "zip without word parts": ("notword.docx", lambda p, t: _zip_without_word_parts(p), "不是可读的 Word"),
+    "truncated docx": ("cut.docx", lambda p, t: p.write_bytes(_docx_bytes(t)[:3000]), "不是可读的 Word"),
     "docx without text": ("blank.docx", lambda p, t: make_docx(p, [], ["", "  "]), "空文件"),
     "unsupported suffix": ("old.doc", lambda p, t: p.write_text("云山市", encoding="utf-8"), ".txt、.md、.pdf、.docx"),
     "no suffix": ("README", lambda p, t: p.write_text("云山市", encoding="utf-8"), "不支持"),
-    "missing file": ("gone.txt", lambda p, t: None, "无法读取"),
+    "missing file": ("gone.txt", lambda p, t: None, "无法读取：文件不存在"),
+    "a folder": ("folder.txt", lambda p, t: p.mkdir(), "无法读取：这是文件夹"),
 }
 
 
@@ -222,7 +223,7 @@ def test_unreadable_file_raises_bad_bulletin_naming_the_file(tmp_path: Path, cas
     with pytest.raises(BadBulletin) as caught:
         read_bulletin_text(path)
 
-    assert name in caught.value.message
+    assert caught.value.message.startswith(name)  # the file first, then the reason
     assert reason in caught.value.message
 
 

@@ -4,6 +4,7 @@ back as the same articles as its plain-text version. Fixtures are rendered in tm
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 import qa.ingest.limits
+import qa.ingest.ocr
 from bench.fixture_bulletins import HEMA, YUNSHAN
 from bench.render import ArticleSpec, BulletinSpec, bulletin_text, write_docx, write_page_images, write_scan_pdf, \
     write_text_pdf
@@ -82,7 +84,7 @@ def test_docx_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
         archive.writestr("word/document.xml", b"<w:document>" + b" " * (200 * 2**20))
     assert path.stat().st_size < 2**20
 
-    with pytest.raises(BadBulletin, match=r"bomb\.docx unpacks to 200 MB; the limit is 100 MB"):
+    with pytest.raises(BadBulletin, match=r"bomb\.docx 解压后有 200 MB，超过上限 100 MB"):
         read_bulletin(path)
 
 
@@ -91,7 +93,7 @@ def test_pdf_over_the_page_limit_is_refused(tmp_path: Path, monkeypatch) -> None
     pages = write_text_pdf(YUNSHAN, path)
     monkeypatch.setattr(qa.ingest.limits, "MAX_PAGES", pages - 1)
 
-    with pytest.raises(BadBulletin, match=rf"long\.pdf has {pages} pages; the limit is {pages - 1}"):
+    with pytest.raises(BadBulletin, match=rf"long\.pdf 有 {pages} 页，超过上限 {pages - 1} 页"):
         read_bulletin(path)
 
 
@@ -99,11 +101,21 @@ def test_huge_page_image_is_refused_from_its_header(tmp_path: Path) -> None:
     path = tmp_path / "poster.png"
     Image.new("1", (6000, 6000), 1).save(path)  # 36 MP, a few KB on disk
 
-    with pytest.raises(BadBulletin, match=r"poster\.png: the image is 6000×6000 pixels; the limit is 12 million"):
+    with pytest.raises(BadBulletin, match=r"poster\.png：图像有 6000×6000 像素，超过每页上限 1200 万像素"):
         read_bulletin(path)
 
 
 # --- OCR -------------------------------------------------------------------------------------
+
+
+def test_page_image_without_ocr_installed_names_the_file(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "page.png"
+    Image.new("L", (200, 100), 255).save(path)
+    monkeypatch.setattr(qa.ingest.ocr, "_engine", None)
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # importing it now raises ImportError
+
+    with pytest.raises(BadBulletin, match=r"^page\.png 需要文字识别（OCR），但本机无法使用"):
+        read_bulletin(path)
 
 
 @pytest.mark.ocr
@@ -141,5 +153,5 @@ def test_ocr_over_its_time_budget_is_refused(tmp_path: Path, monkeypatch) -> Non
     write_scan_pdf(BulletinSpec(label="2024年第9期", articles=(ArticleSpec("短文", ("云山市。",)),), toc=False), path)
     monkeypatch.setattr(qa.ingest.limits, "OCR_SECONDS_PER_PAGE", 0.0)
 
-    with pytest.raises(BadBulletin, match=r"slow\.pdf: recognising page 1 took \d+ s; the limit is 0 s per page"):
+    with pytest.raises(BadBulletin, match=r"slow\.pdf：识别第 1 页用了 \d+ 秒，超过每页上限 0 秒"):
         read_bulletin(path)

@@ -458,7 +458,7 @@ def test_job_queue_runs_jobs_in_order_and_reports_failures():
         return "one"
 
     def bad_bulletin():
-        raise BadBulletin("x.txt is empty")
+        raise BadBulletin("x.txt 是空文件")
 
     def crash():
         raise RuntimeError("secret internals")
@@ -472,7 +472,7 @@ def test_job_queue_runs_jobs_in_order_and_reports_failures():
     assert ran == [1, 2]
     assert [job.status for job in finished] == ["done", "done", "failed", "failed"]
     assert finished[0].result == "one" and finished[0].description == "a"
-    assert finished[2].error == "x.txt is empty"
+    assert finished[2].error == "x.txt 是空文件"
     assert "secret" not in finished[3].error and "服务器日志" in finished[3].error
     assert jobs.status("nope") is None
 

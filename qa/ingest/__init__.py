@@ -48,21 +48,32 @@ def read_bulletin(path: Path, *, progress: bool = False) -> BulletinText:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise BadBulletin(
-            f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            f"{path.name}：不支持的文件类型{f' {suffix}' if suffix else '（无后缀）'}；只接受 {'、'.join(SUPPORTED_SUFFIXES)}"
         )
     try:
         limits.check_file_size(path.name, path.stat().st_size)
         data = path.read_bytes()
     except OSError as exc:
-        raise BadBulletin(f"{path.name} cannot be read: {exc.strerror or exc}") from exc
+        raise BadBulletin(f"{path.name} 无法读取：{_os_reason(exc)}") from exc
     if not data.strip():
-        raise BadBulletin(f"{path.name} is empty")
+        raise BadBulletin(f"{path.name} 是空文件")
     result = _read(path.name, suffix, data, progress)
     text = result.text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise BadBulletin(f"{path.name} is empty")
+        raise BadBulletin(f"{path.name} 是空文件")
     return result if text == result.text else BulletinText(text, result.form, result.pages, result.ocr_pages,
                                                            result.ocr_paragraphs)
+
+
+def _os_reason(exc: OSError) -> str:
+    """The operating system's reason in words a user reads; its own (English) words otherwise."""
+    if isinstance(exc, FileNotFoundError):
+        return "文件不存在"
+    if isinstance(exc, IsADirectoryError):
+        return "这是文件夹，不是文件"
+    if isinstance(exc, PermissionError):
+        return "没有读取权限"
+    return exc.strerror or str(exc)
 
 
 def _read(name: str, suffix: str, data: bytes, progress: bool) -> BulletinText:
@@ -84,8 +95,8 @@ def _read(name: str, suffix: str, data: bytes, progress: bool) -> BulletinText:
     paragraphs = layout_paragraphs(pages)
     if not paragraphs:
         if ocr_pages:
-            raise BadBulletin(f"{name} has no text layer, and OCR found no text on its {ocr_pages} page(s)")
-        raise BadBulletin(f"{name} has no text")
+            raise BadBulletin(f"{name} 没有文字层，文字识别（OCR）在它的 {ocr_pages} 页上也没有找到文字")
+        raise BadBulletin(f"{name} 里没有文字")
     recognised = tuple(p for p in paragraphs if p.confidence is not None)
     return BulletinText(paragraphs_text(paragraphs), form, len(pages), ocr_pages, recognised)
 

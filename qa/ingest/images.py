@@ -24,7 +24,7 @@ def image_page(name: str, data: bytes) -> PageLines:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as exc:
-        raise BadBulletin(f"{name} is not a readable image ({exc})") from None
+        raise BadBulletin(f"{name} 不是可读的图片（{exc}）") from None
     from .ocr import recognise  # loads onnxruntime and OpenCV: only when a page needs it
 
     return recognise(image, 1, name=name, budget=OcrBudget(name))

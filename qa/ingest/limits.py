@@ -35,18 +35,18 @@ unpacks to gigabytes (a zip bomb) is refused at once. Word's document.xml compre
 
 def check_file_size(name: str, size: int) -> None:
     if size > MAX_FILE_BYTES:
-        raise BadBulletin(f"{name} is {size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:g} MB")
+        raise BadBulletin(f"{name} 有 {size / 2**20:.1f} MB，超过上限 {MAX_FILE_BYTES / 2**20:g} MB")
 
 
 def check_page_count(name: str, pages: int) -> None:
     if pages > MAX_PAGES:
-        raise BadBulletin(f"{name} has {pages} pages; the limit is {MAX_PAGES}")
+        raise BadBulletin(f"{name} 有 {pages} 页，超过上限 {MAX_PAGES} 页")
 
 
 def check_page_pixels(name: str, width: int, height: int, where: str = "") -> None:
     if width * height > MAX_PAGE_PIXELS:
-        raise BadBulletin(f"{name}{where}: the image is {width}×{height} pixels; "
-                          f"the limit is {MAX_PAGE_PIXELS / 1e6:g} million pixels per page")
+        raise BadBulletin(f"{name}{where}：图像有 {width}×{height} 像素，"
+                          f"超过每页上限 {MAX_PAGE_PIXELS / 1e4:g} 万像素")
 
 
 def check_docx_archive(name: str, data: bytes) -> None:
@@ -55,17 +55,17 @@ def check_docx_archive(name: str, data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise BadBulletin(f"{name} is not a readable Word .docx file ({exc})") from None
+        raise BadBulletin(f"{name} 不是可读的 Word .docx 文件（{exc}）") from None
     if len(members) > MAX_DOCX_MEMBERS:
-        raise BadBulletin(f"{name}: a .docx with {len(members)} parts; the limit is {MAX_DOCX_MEMBERS}")
+        raise BadBulletin(f"{name}：这个 .docx 有 {len(members)} 个部件，超过上限 {MAX_DOCX_MEMBERS} 个")
     total = sum(member.file_size for member in members)
     largest = max((member.file_size for member in members), default=0)
     if total > MAX_DOCX_UNCOMPRESSED_BYTES or largest > MAX_DOCX_PART_BYTES:
-        raise BadBulletin(f"{name} unpacks to {total / 2**20:.0f} MB; the limit is "
-                          f"{MAX_DOCX_UNCOMPRESSED_BYTES / 2**20:g} MB ({MAX_DOCX_PART_BYTES / 2**20:g} MB per part)")
+        raise BadBulletin(f"{name} 解压后有 {total / 2**20:.0f} MB，超过上限 "
+                          f"{MAX_DOCX_UNCOMPRESSED_BYTES / 2**20:g} MB（每个部件 {MAX_DOCX_PART_BYTES / 2**20:g} MB）")
     if total > 1024 * 1024 and total > MAX_DOCX_RATIO * len(data):
-        raise BadBulletin(f"{name} unpacks to {total // max(1, len(data))}× its size; "
-                          f"the limit is {MAX_DOCX_RATIO}× (a compressed bomb, not a document)")
+        raise BadBulletin(f"{name} 解压后是原文件的 {total // max(1, len(data))} 倍，超过上限 "
+                          f"{MAX_DOCX_RATIO} 倍（是压缩炸弹，不是文档）")
 
 
 @dataclass(slots=True)
@@ -87,9 +87,9 @@ class OcrBudget:
 
     def spend(self, page_number: int, page_seconds: float) -> None:
         if page_seconds > self.per_page:
-            raise BadBulletin(f"{self.name}: recognising page {page_number} took {page_seconds:.0f} s; "
-                              f"the limit is {self.per_page:g} s per page")
+            raise BadBulletin(f"{self.name}：识别第 {page_number} 页用了 {page_seconds:.0f} 秒，"
+                              f"超过每页上限 {self.per_page:g} 秒")
         total = time.monotonic() - self.started
         if total > self.per_file:
-            raise BadBulletin(f"{self.name}: recognition stopped after page {page_number} at {total:.0f} s; "
-                              f"the limit is {self.per_file:g} s per file")
+            raise BadBulletin(f"{self.name}：识别到第 {page_number} 页已用 {total:.0f} 秒，"
+                              f"超过每个文件上限 {self.per_file:g} 秒，已停止")

@@ -32,13 +32,13 @@ _FULL_WIDTH = {",": "，", ":": "：", ";": "；", "!": "！", "?": "？", "(": 
 _ASCII_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,:;!?()]|[,:;!?()](?=[{_CJK}])")
 
 
-def _ocr_engine():
+def _ocr_engine(name: str):
     global _engine
     if _engine is None:
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:  # e.g. OpenCV without its system libraries
-            raise BadBulletin(f"OCR is not available on this machine ({exc})") from None
+            raise BadBulletin(f"{name} 需要文字识别（OCR），但本机无法使用（{exc}）") from None
         # Upright scans: the 180° line classifier only costs time.
         _engine = RapidOCR(use_cls=False)
     return _engine
@@ -47,11 +47,11 @@ def _ocr_engine():
 def recognise(image: Image.Image, number: int, *, name: str, scale: float = 1.0,
               budget: OcrBudget | None = None) -> PageLines:
     """Recognise one page image; coordinates are divided by `scale` (pixels per caller unit)."""
-    check_page_pixels(name, image.width, image.height, f" page {number}")
+    check_page_pixels(name, image.width, image.height, f" 第 {number} 页")
     pixels = np.asarray(image.convert("RGB"))
     started = time.monotonic()
     with _engine_lock:
-        result, _ = _ocr_engine()(pixels, return_word_box=True)
+        result, _ = _ocr_engine(name)(pixels, return_word_box=True)
     seconds = time.monotonic() - started
     lines = _lines_from_result(result or [], image.width, image.height, scale)
     confidence = statistics.fmean(line.confidence for line in lines) if lines else 0.0

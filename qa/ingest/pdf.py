@@ -49,7 +49,7 @@ def _decrypted(name: str, data: bytes) -> bytes:
         if not reader.is_encrypted:
             return data
         if not reader.decrypt(""):
-            raise BadBulletin(f"{name} is password-protected; save an unprotected copy and add that")
+            raise BadBulletin(f"{name} 有密码保护：请另存一份无密码的文件再加入")
         writer = PdfWriter(clone_from=reader)
         for page in writer.pages:
             _repair_cid_system_info(page)
@@ -59,7 +59,7 @@ def _decrypted(name: str, data: bytes) -> bytes:
     except BadBulletin:
         raise
     except Exception as exc:  # malformed PDFs surface as PdfReadError, ValueError, KeyError, ...
-        raise BadBulletin(f"{name} is not a readable PDF ({exc})") from exc
+        raise BadBulletin(f"{name} 不是可读的 PDF（{exc}）") from exc
 
 
 _ORDERING_OF_CMAP = {"UniGB": "GB1", "UniCNS": "CNS1", "UniJIS": "Japan1", "UniKS": "Korea1"}
@@ -102,8 +102,8 @@ def _text_layer_pages(name: str, data: bytes) -> list[PageLines | None]:
         raise
     except Exception as exc:  # pdfminer reports damage as PSSyntaxError, PDFSyntaxError, KeyError, ...
         if "password" in type(exc).__name__.lower() or "Password" in str(exc):
-            raise BadBulletin(f"{name} is password-protected; save an unprotected copy and add that") from None
-        raise BadBulletin(f"{name} is not a readable PDF ({type(exc).__name__}: {exc})") from exc
+            raise BadBulletin(f"{name} 有密码保护：请另存一份无密码的文件再加入") from None
+        raise BadBulletin(f"{name} 不是可读的 PDF（{type(exc).__name__}: {exc}）") from exc
 
 
 def _char_runs(chars: list[dict]) -> list[TextLine]:
@@ -155,10 +155,10 @@ def _recognised_pages(name: str, data: bytes, numbers: list[int], progress: bool
     try:
         document = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
-        raise BadBulletin(f"{name} is not a readable PDF ({exc})") from None
+        raise BadBulletin(f"{name} 不是可读的 PDF（{exc}）") from None
     recognised = []
     try:
-        for n in tqdm(numbers, desc=f"OCR {name}", unit="page", disable=not progress):
+        for n in tqdm(numbers, desc=f"文字识别 {name}", unit="页", disable=not progress):
             page = document[n]
             width, height = page.get_size()
             scale = min(OCR_DPI / 72, (MAX_PAGE_PIXELS / max(1.0, width * height)) ** 0.5)

@@ -17,14 +17,14 @@ def decode_text(name: str, data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise BadBulletin(f"{name}: text encoding not recognised (expected UTF-8 or GB18030)") from None
+            raise BadBulletin(f"{name}：无法识别文本编码（应为 UTF-8 或 GB18030）") from None
     sample = data[:65536]
     control_share = sum(sample.count(byte) for byte in _CONTROL_BYTES) / len(sample)
     if b"\x00" in data or control_share > _MAX_CONTROL_SHARE:
-        raise BadBulletin(f"{name} looks like a binary file, not text")
+        raise BadBulletin(f"{name} 像是二进制文件，不是文本")
     for encoding in ("utf-8-sig", "gb18030"):  # gb18030 is a superset of GBK/GB2312
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BadBulletin(f"{name}: text encoding not recognised (expected UTF-8 or GB18030)")
+    raise BadBulletin(f"{name}：无法识别文本编码（应为 UTF-8 或 GB18030）")

@@ -32,7 +32,7 @@ def docx_text(name: str, data: bytes) -> str:
                 # strip() also drops the full-width spaces ("　　") typed as first-line indents.
                 blocks.append(_heading_prefix(item.style.name if item.style else "") + item.text.strip())
     except Exception as exc:  # python-docx reports broken packages as BadZipFile, KeyError, XMLSyntaxError, ...
-        raise BadBulletin(f"{name} is not a readable Word .docx file ({exc})") from exc
+        raise BadBulletin(f"{name} 不是可读的 Word .docx 文件（{exc}）") from exc
     return "\n\n".join(block + " " for block in blocks if block.strip())
 
 
