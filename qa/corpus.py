@@ -16,7 +16,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 4  # bump when parsing changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 5  # bump when parsing changes, so `qa build` re-parses unchanged files
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -288,10 +288,12 @@ def _take_byline(blocks: list[_Block], line: _Line, rest: list[_Line | None]) ->
 
 def _continues(paragraph: str, line: str, previous: _Line | None) -> bool:
     """Is `line` the rest of a sentence wrapped from the paragraph so far?"""
-    if previous is not None and previous.closed is not None:
-        return not previous.closed
     if _ends_paragraph(paragraph) or ENUMERATION_RE.match(line) or _is_subheading(paragraph):
-        return False
+        return previous is not None and previous.closed is False
+    if previous is not None and previous.closed is not None and not previous.closed:
+        return True
+    # With or without end-of-paragraph marks, a line cut mid-sentence continues: the marks are not
+    # always right (a stray trailing space on a wrapped line), a sentence without its end is.
     # long lines and lines that are visibly mid-sentence continue; a short bare line is a sub-heading
     return len(paragraph) >= 20 or paragraph[-1] in "，、,；;：:（(“" or bool(_INNER_STOPS.search(paragraph))
 

