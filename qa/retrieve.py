@@ -121,6 +121,7 @@ class Candidate:
     previous: str  # the sentence before it in its paragraph, '' if it opens the paragraph
     vector: np.ndarray  # its embedding (row of the build's sentence vectors)
     dense: float  # cosine of question and sentence
+    dense_z: float  # that cosine in standard deviations above the question's mean over every sentence
     hit: Hit  # the best-ranked retrieved passage it lies in or next to
     hit_rank: int  # 1-based rank of that passage
     article_rank: int  # 1-based rank of its article among the retrieved ones
@@ -146,7 +147,9 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
     if not chosen:
         return []
     order = sorted(chosen)
-    dense = evidence.vectors[order] @ query
+    everywhere = evidence.vectors @ query  # how this model scores the question against anything
+    mean, spread = float(everywhere.mean()), float(everywhere.std()) or 1.0
+    dense = everywhere[order]
     found = []
     for row, score in zip(order, dense):
         rank, hit, neighbour = chosen[row]
@@ -158,7 +161,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
         found.append(Candidate(
             sentence=sentence, article=article, issue_label=issue.label, issue_source=issue.source,
             context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
-            dense=float(score), hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
+            dense=float(score), dense_z=(float(score) - mean) / spread, hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
             neighbour=neighbour, article_period=_opening_period(snapshot, sentence.article_id),
         ))
     return found

@@ -80,6 +80,15 @@ class PeriodNote:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerItem:
+    """One item of a list answer (an enumerated measure): verbatim, with offsets in the article."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     found: bool
@@ -95,6 +104,7 @@ class Answer:
     supporting: tuple[Citation, ...] = ()  # other articles stating the same fact
     related: tuple[Citation, ...] = ()  # the rest of what retrieval found, for "see also"
     other_period: PeriodNote | None = None
+    items: tuple[AnswerItem, ...] = ()  # a how-question about a whole article: its enumerated measures
     resolved_question: str | None = None  # a follow-up as the engine understood it
     build_id: str | None = None  # the index build that answered (set by the engine)
 

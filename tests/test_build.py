@@ -248,7 +248,8 @@ def test_add_embeds_only_the_new_issues_passages_and_makes_it_answerable(fresh_s
 
     answer = open_engine(fresh_settings, FakeEmbedder()).ask(NEW_QUESTION)
     assert _answered_from(answer, NEW_ISSUE_ID, NEW_ANSWER)
-    assert answer.found and NEW_ANSWER in answer.text and answer.citation.issue_label == "2024年第5期"
+    # which clause the reader quotes is measured by `qa eval`, not here (the fake embedder's vectors mean nothing)
+    assert answer.found and answer.citation.issue_label == "2024年第5期"
 
 
 def test_adding_the_same_content_under_another_name_is_a_no_op(fresh_settings, new_bulletin):

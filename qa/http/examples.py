@@ -70,7 +70,8 @@ RESPONSES: dict[str, dict] = {
             "score": 0.0931,
             "url": "/articles/2023-12/04?start=435&end=443"
         },
-        "supporting": []
+        "supporting": [],
+        "items": []
     },
     "other_period": None,
     "related": [],

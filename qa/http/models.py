@@ -169,6 +169,13 @@ class Highlight(ResponseModel):
     end: int
 
 
+class AnswerItem(ResponseModel):
+    text: str
+    start: int
+    end: int
+    url: str = Field(description="Opens the article with this item highlighted.")
+
+
 class Answer(ResponseModel):
     text: str = Field(description="Verbatim from the article: the clause that holds the answer, or for an issue "
                       "question the issue label and title.")
@@ -182,6 +189,8 @@ class Answer(ResponseModel):
     citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
     supporting: list[Citation] = Field(description="Passages in other articles (e.g. another issue) that state "
                                        "the same fact.")
+    items: list[AnswerItem] = Field(description="For a how-question about a whole article: the measures it "
+                                    "enumerates, each verbatim; `text` is then these items joined by '；'.")
 
     @classmethod
     def of(cls, answer: schema.Answer) -> "Answer":
@@ -200,6 +209,9 @@ class Answer(ResponseModel):
             confidence_words=answer.confidence_words,
             citation=Citation.of(answer.citation, (highlight.start, highlight.end)),
             supporting=[Citation.of(cited) for cited in answer.supporting],
+            items=[AnswerItem(text=item.text, start=item.start, end=item.end,
+                              url=article_url(answer.citation.article_id, item.start, item.end))
+                   for item in answer.items],
         )
 
 

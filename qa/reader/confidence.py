@@ -36,6 +36,7 @@ ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
     ("coverage", lambda r: r.pair.coverage),
     ("context_coverage", lambda r: r.pair.context_coverage),
     ("overlap", lambda r: r.pair.overlap),
+    ("dense_z", lambda r: r.pair.candidate.dense_z / 4),
     ("unknown_terms", lambda r: len(r.pair.question.unknown_terms) / max(len(r.pair.question.terms), 1)),
     ("question_place", lambda r: float(bool(r.pair.question.places))),
     ("place_in_title", lambda r: float(any(p in r.pair.candidate.article.title for p in r.pair.question.places))),

@@ -99,8 +99,10 @@ def _figures(text: str) -> list[str]:
     for match in lexicon().number.finditer(text):
         figure = match.group(0).strip()
         after = text[match.end() : match.end() + 1]
-        if not figure or re.fullmatch(r"(?:19|20)\d\d", figure) or (after and _DATE_AFTER.match(after) and re.search(r"\d$", figure)):
+        if not figure or (after and _DATE_AFTER.match(after) and re.search(r"\d$", figure)):
             continue
+        if re.fullmatch(r"(?:19|20)\d\d", figure) and not re.match(r"[A-Za-z]", after):
+            continue  # a bare year ('2023城市…'); '2000PFlops' is a figure with a unit we do not list
         found.append(figure)
     return found
 
@@ -173,6 +175,7 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     # similarity and retrieval
     # (relative to the other candidates: raw cosines differ from one embedding model to another)
     ("dense_gap", lambda p: p.candidate.dense - p.pool.dense),
+    ("dense_z", lambda p: p.candidate.dense_z / 4),
     ("dense_rank", lambda p: 1.0 / p.dense_rank),
     ("passage_dense_gap", lambda p: p.candidate.hit.dense_score - p.pool.passage_dense),
     ("passage_rank", lambda p: 1.0 / p.candidate.hit_rank),

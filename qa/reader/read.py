@@ -15,6 +15,7 @@ from ..schema import Answer, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
 from .features import Pair, pairs, vector
+from .items import enumerated_items
 from .model import Weights
 from .question import Question, required_places
 from .spans import Window, highlight, span_pairs, span_vector
@@ -84,6 +85,9 @@ def read(question: Question, candidates: list[Candidate], stats: TermStats, hits
     citation = citation_of(best.hit, best)
     supporting = _supporting(choice)
     text, start, end = choice.window.text, choice.window.start, choice.window.end
+    items = enumerated_items(question, choice.reading.pair, [p for _, p in choice.scored])
+    if items:
+        text, start, end = "；".join(item.text for item in items), items[0].start, items[-1].end
     if question.kind == "issue":
         text = best.article.title if question.wants_title else f"{best.issue_label} · {best.article.title}"
     return Answer(
@@ -93,11 +97,12 @@ def read(question: Question, candidates: list[Candidate], stats: TermStats, hits
         text=text,
         start=start,
         end=end,
-        highlight_start=choice.slot[0],
-        highlight_end=choice.slot[1],
+        highlight_start=items[0].start if items else choice.slot[0],
+        highlight_end=items[0].end if items else choice.slot[1],
         confidence=round(choice.confidence, 3),
         confidence_words=weights.words_for(choice.confidence),
         citation=citation,
+        items=items,
         supporting=supporting,
         related=_related(hits, candidates, {citation.article_id} | {c.article_id for c in supporting}),
     )

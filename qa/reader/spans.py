@@ -108,6 +108,16 @@ def _novel_chars(p: SpanPair) -> float:
     return math.log1p(len(set(_CJK.findall(p.window.text)) - p.question.chars)) / 4
 
 
+def _term_then_figure(p: SpanPair) -> float:
+    """A figure right after one of the question's terms ('总算力达到2000PFlops')."""
+    text = p.window.text
+    for match in lexicon().number.finditer(text):
+        before = text[max(0, match.start() - 6) : match.start()]
+        if match.group(0).strip() in p.figures and any(term in before for term in p.question.terms):
+            return 1.0
+    return 0.0
+
+
 def _starts_with_measure(p: SpanPair) -> float:
     return float(bool(lexicon().measure_verbs.match(p.window.text)))
 
@@ -147,6 +157,7 @@ SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
     ("last", lambda p: float(p.window.last)),
     ("whole", lambda p: float(p.window.first and p.window.last)),
     ("number", _kind_cue("number", lambda p: float(bool(p.figures)))),
+    ("term_then_figure", _kind_cue("number", _term_then_figure)),
     ("unit_match", _kind_cue("number", lambda p: float(any(unit_matches(p.question, f) for f in p.figures)))),
     ("rank", _kind_cue("number", lambda p: float(p.question.unit == "rank" and bool(re.search(r"第\s*[\d一二三四五六七八九十]+", p.window.text))))),
     ("list", lambda p: min(p.window.text.count("、"), 4) / 4),

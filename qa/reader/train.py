@@ -68,7 +68,7 @@ def training_settings(settings: Settings, bulletin_dirs: list[Path]) -> Settings
     seeds = settings.cache_dir / "train-seeds"
     seeds.mkdir(parents=True, exist_ok=True)
     wanted = {p.name: p for folder in bulletin_dirs for p in sorted(folder.iterdir())
-              if p.suffix in (".txt", ".md") or p.name == "issues.json"}
+              if (p.suffix in (".txt", ".md") and not p.stem.upper().startswith("README")) or p.name == "issues.json"}
     for stale in seeds.iterdir():
         if stale.name not in wanted:
             stale.unlink()

@@ -47,6 +47,14 @@ function relatedCitations(response) {
 function renderQuotedAnswer(answer) {
   const text = String(answer.text || "");
   const quote = el("blockquote", { className: "answer-text" });
+  const items = Array.isArray(answer.items) ? answer.items : [];
+  if (items.length && answer.citation) {
+    // A how-question about a whole article: its enumerated measures, each a link to its place.
+    quote.append(el("ol", { className: "answer-items" }, items.map((item) => el("li", {}, [
+      articleLink(String(item.text || ""), answer.citation.article.id, { start: item.start, end: item.end }, "answer-item"),
+    ]))));
+    return quote;
+  }
   const highlight = answer.highlight;
   let from = highlight ? highlight.start - answer.start : 0;
   let to = highlight ? highlight.end - answer.start : text.length;

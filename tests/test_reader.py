@@ -1,0 +1,238 @@
+"""The reader's parts on their own: periods, evidence units, question parsing, the hard place and
+period constraints, the weights file, and answers on the fixture bulletins (fake embedder)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import build_fixture_index
+from qa.embed import FakeEmbedder
+from qa.engine import open_engine
+from qa.evaluate import auroc, judge
+from qa.keywords import KeywordTokenizer
+from qa.periods import agrees, conflicts, find_period, period_label
+from qa.reader import ReaderUnavailable, load_weights, parse_question
+from qa.reader.gold import gold_articles, holds_answer
+from qa.reader.model import LinearModel, Weights
+from qa.reader.question import required_places, resolve_follow_up
+from qa.reader.read import allowed
+from qa.schema import Article, Period
+from qa.sentences import TermStats, article_sentences, term_stats
+
+ROOT = Path(__file__).resolve().parent.parent
+STATS = TermStats(100, 10.0, {"技术": 40, "合同": 30, "成交额": 20, "孵化器": 5})
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, years, part",
+    [
+        ("2023年前三季度贵州技术合同成交额", {2023}, "Q1-3"),
+        ("截至2022年底，全市", {2022}, "end"),
+        ("淮南市2023年1—4月输出技术合同", {2023}, "M1-4"),
+        ("2023年二季度新增项目", {2023}, "Q2"),
+        ("2021—2023年累计", {2021, 2022, 2023}, None),
+        ("“十四五”期间", {2021, 2022, 2023, 2024, 2025}, None),
+        ("2023年第6期里介绍宜昌的文章", set(), None),  # an issue label is not a period
+        ("上半年", set(), "H1"),
+    ],
+)
+def test_periods_are_read_from_text(text, years, part):
+    period = find_period(text)
+    assert (set(period.years), period.part) == (years, part)
+
+
+def test_relative_years_resolve_against_the_issue_year():
+    assert find_period("今年3月", base_year=2023).years == {2023}
+    assert find_period("较去年增长", base_year=2023).years == {2022}
+    assert not find_period("今年3月").years  # a question has no issue year to resolve against
+
+
+def test_period_conflicts_and_agreement():
+    asked = Period(frozenset({2023}))
+    assert conflicts(asked, Period(frozenset({2022})))
+    assert not conflicts(asked, Period())  # nothing stated is no conflict
+    assert not conflicts(asked, Period(frozenset({2021, 2022, 2023})))
+    assert conflicts(Period(frozenset({2023}), "H1"), Period(frozenset({2023}), "Q1-3"))
+    assert agrees(asked, Period(frozenset({2023}), "Q1-3")) and not agrees(asked, Period())
+    assert period_label(Period(frozenset({2022}), "end")) == "2022年底"
+
+
+# --- evidence units --------------------------------------------------------------------------
+
+ARTICLE = Article(
+    id="2024-03/01", issue_id="2024-03", title="云山市加快氢能产业集群建设", ordinal=1,
+    text=("2022年，云山市安排科技专项资金12.34亿元。全市新增氢能企业15家。\n"
+          "强化平台支撑\n"
+          "一是强化平台支撑。建成中试基地1个；2023年新建加氢站9座。"),
+)
+
+
+def test_every_sentence_keeps_offsets_heading_lead_and_the_period_in_force():
+    sentences, context = article_sentences(ARTICLE, "2024年第3期", KeywordTokenizer())
+    assert [ARTICLE.text[s.start : s.end] for s in sentences] == [s.text for s in sentences]
+    first, second, lead, pilot, stations = sentences
+    assert second.text == "全市新增氢能企业15家。"
+    assert second.stated == Period() and second.in_force.years == {2022}  # carried within the paragraph
+    assert lead.heading == "强化平台支撑" and lead.lead == ""
+    assert pilot.lead == "一是强化平台支撑。"
+    assert pilot.in_force == Period()  # a new paragraph starts without one
+    assert stations.stated.years == {2023}
+    assert context.base_year == 2024
+    stats = term_stats(sentences)
+    assert stats.sentences == 5 and stats.document_frequency["强化"] == 1
+
+
+# --- questions and constraints ---------------------------------------------------------------
+
+def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
+    tokenizer = KeywordTokenizer()
+    question = parse_question("2023年前三季度贵州技术合同成交额是多少？", tokenizer, STATS)
+    assert question.kind == "number" and question.unit == "money"
+    assert question.places == ("贵州",) and question.period.years == {2023} and question.period.part == "Q1-3"
+    assert "成交额" in question.terms and "2023" not in question.terms and "多少" not in question.terms
+    assert parse_question("宁夏有多少家孵化器？", tokenizer, STATS).unit == "家"
+    assert parse_question("排名第几？", tokenizer, STATS).unit == "rank"
+    assert parse_question("西安是怎么推进成果转化的？", tokenizer, STATS).kind == "how"
+    assert parse_question("内蒙古是靠什么制度引导科研人员的？", tokenizer, STATS).focus == "制度"
+    assert parse_question("这篇文章是哪一期刊登的？", tokenizer, STATS).kind == "issue"
+
+
+def test_a_city_implies_its_province_and_and_joins_places():
+    tokenizer = KeywordTokenizer()
+    both = parse_question("湖北宜昌2022年研发投入是多少？", tokenizer, STATS)
+    assert required_places(both) == ("宜昌",)
+    joined = parse_question("黄山和淮南都推出了什么计划？", tokenizer, STATS)
+    assert joined.places_any and set(required_places(joined)) == {"黄山", "淮南"}
+
+
+def _candidate(text: str, title: str, in_force: Period):
+    from qa.retrieve import Candidate
+    from qa.schema import Chunk, Hit
+    from qa.sentences import ArticleContext, Sentence
+
+    article = Article(id="x/01", issue_id="x", title=title, text=text, ordinal=1)
+    sentence = Sentence("x/01", 0, 0, len(text), text, 0, "", "", in_force, in_force, (), tuple(text))
+    hit = Hit(Chunk("x/01#0", "x/01", 0, 0, len(text), text), 0.1)
+    return Candidate(sentence, article, "label", "x.txt", ArticleContext("x/01", (), (), None), "",
+                     np.zeros(4), 0.5, 0.0, hit, 1, 1, False, Period())
+
+
+def test_place_and_period_named_in_the_question_are_hard_constraints():
+    question = parse_question("宜昌市2023年研发经费投入是多少？", KeywordTokenizer(), STATS)
+    of_2022 = _candidate("全市研发经费投入60亿元。", "湖北宜昌：聚力新型研发平台建设", Period(frozenset({2022})))
+    undated = replace(of_2022, sentence=replace(of_2022.sentence, in_force=Period()))
+    elsewhere = replace(undated, article=replace(undated.article, title="南京打造孵化器"))
+    assert not allowed(question, of_2022)  # another year
+    assert allowed(question, undated)  # no year stated: the model weighs it
+    assert not allowed(question, elsewhere)  # the article never names 宜昌
+
+
+def test_a_follow_up_takes_the_new_place_into_the_previous_question():
+    tokenizer = KeywordTokenizer()
+    assert resolve_follow_up("那南京呢？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
+    assert resolve_follow_up("南京有多少家孵化器？", [], tokenizer) == "南京有多少家孵化器？"
+
+
+# --- the weights file ------------------------------------------------------------------------
+
+def test_the_committed_weights_load_and_record_how_they_were_measured():
+    weights = load_weights()
+    assert weights.version.startswith("reader-")
+    assert 0.0 < weights.not_found_below < 1.0
+    floors = [floor for floor, _ in weights.confidence_words]
+    assert floors == sorted(floors, reverse=True) and weights.confidence_words[-1][0] == weights.not_found_below
+    cv = weights.measured["cross_validation"]
+    assert cv["questions"] == weights.measured["questions"] >= 400
+    assert cv["false_reject_rate"] <= 0.05  # the threshold was chosen to keep this
+    assert Path(ROOT / "qa" / "reader" / "weights.json").stat().st_size < 5_000_000
+
+
+def test_weights_round_trip_and_refuse_other_features(tmp_path):
+    weights = load_weights()
+    again = Weights.from_json(json.loads(json.dumps(weights.to_json())))
+    rows = np.random.default_rng(0).normal(size=(3, len(weights.sentence.features)))
+    assert np.allclose(again.sentence.scores(rows), weights.sentence.scores(rows))
+    data = weights.to_json()
+    data["sentence"]["features"] = data["sentence"]["features"][:-1] + ["no_such_feature"]
+    other = tmp_path / "weights.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="qa train"):
+        load_weights(other)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(ReaderUnavailable):
+        load_weights(broken)
+
+
+def test_calibration_maps_scores_through_its_sigmoid():
+    model = LinearModel(("a",), np.zeros(1), np.ones(1), np.ones(1), 0.0, calibration=(-2.0, 0.0))
+    assert model.probabilities(np.array([[0.0], [1.0]])).tolist() == pytest.approx([0.5, 1 / (1 + np.exp(-2.0))])
+
+
+# --- answers on the fixture bulletins --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return open_engine(build_fixture_index(tmp_path_factory.mktemp("reader")), FakeEmbedder())
+
+
+def test_an_answer_is_a_verbatim_clause_with_its_figure_highlighted(engine):
+    answer = engine.ask("宁川县建成了多少个科技小院？")
+    assert answer.found and answer.confidence_words
+    article = engine.article(answer.citation.article_id)[1]
+    assert article.text[answer.start : answer.end] == answer.text
+    assert article.text[answer.highlight_start : answer.highlight_end] == "12个"
+
+
+def test_another_period_is_not_found_but_cited_beside_it(engine):
+    answer = engine.ask("白河市2022年技术合同成交额是多少？")  # the bulletin gives 2023
+    assert not answer.found and answer.text is None
+    note = answer.other_period
+    assert note is not None and note.asked == "2022年" and note.stated == "2023年"
+    assert "56.7亿元" in note.text and note.citation.article_title == "白河市推进科技成果转化"
+    assert "2022年" in answer.message and "56.7亿元" in answer.message
+
+
+def test_a_place_the_bulletins_never_name_is_not_found(engine):
+    answer = engine.ask("海南省2023年技术合同成交额是多少？")
+    assert not answer.found and "海南" in answer.message and answer.other_period is None
+
+
+# --- data and evaluation helpers ---------------------------------------------------------------
+
+def test_the_training_questions_are_verbatim_in_their_bulletins():
+    files = sorted((ROOT / "train" / "questions").glob("*.jsonl"))
+    assert files
+    result = subprocess.run([sys.executable, str(ROOT / "train" / "check_questions.py"), *map(str, files)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert "all gold spans verbatim" in result.stdout
+
+
+def test_gold_articles_are_found_by_their_evidence():
+    articles = {ARTICLE.id: ARTICLE}
+    row = {"type": "number", "answer": "9座", "evidence": "2023年新建加氢站9座", "article": "别的标题"}
+    assert gold_articles(row, articles) == {ARTICLE.id}
+    assert holds_answer(row, "新建加氢站 9座") and not holds_answer({"type": "unanswerable", "answer": None}, "9座")
+
+
+def test_auroc_and_tight_judging():
+    assert auroc([0.9, 0.8, 0.2], [True, True, False]) == 1.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert auroc([0.5], [True]) is None
+    from qa.schema import Answer, Citation
+
+    cited = Citation("x", "l", "s", "x/01", "t", "p", 0, 1, 0.1)
+    row = {"id": "a", "question": "q", "type": "number", "answer": "9座", "evidence": "新建加氢站9座", "article": "t"}
+    long_text = "新建加氢站9座" + "很长的一段无关文字" * 5
+    assert judge(row, Answer("q", True, "", text="新建加氢站9座", confidence=0.9, citation=cited))["tight"]
+    assert not judge(row, Answer("q", True, "", text=long_text, confidence=0.9, citation=cited))["tight"]
