@@ -78,3 +78,17 @@ class ModelUnavailable(QAError):
 
     code = "model_unavailable"
     http_status = 503
+
+
+class BadSetting(QAError):
+    """An environment variable or flag holds a value the program cannot use."""
+
+    code = "bad_setting"
+    http_status = 500
+
+
+class ServerUnreachable(QAError):
+    """`qa ask --url`: nothing that speaks the qa API answered at that address."""
+
+    code = "server_unreachable"
+    http_status = 502

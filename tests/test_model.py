@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from qa.config import DEFAULT_MODEL, Settings
-from qa.e5convert import bundled_q4_path, ensure_default_model, read_q4
+from qa.model import bundled_q4_path, ensure_default_model
+from qa.model.q4 import read_q4
 from qa.embed import load_embedder
 
 pytestmark = pytest.mark.model
