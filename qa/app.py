@@ -32,6 +32,7 @@ from .context import EngineSlot, current_engine, current_settings, json_response
 from .engine import Engine
 from .errors import QAError, UnsupportedMediaType
 from .jobs import JobQueue
+from .local_server import remove_server_record, write_server_record
 from .openapi import docs_page, openapi_document
 
 # The page is native ES modules: they need a JavaScript type whatever the host's MIME table says.
@@ -80,7 +81,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bool = False) -> None:
-    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True."""
+    """Waitress with `settings.serve_threads` threads, or Flask's debug server (auto-reload) with dev=True.
+
+    Each request embeds its question on its own thread (one onnxruntime thread each): on 2 cores, requests in
+    parallel use the cores better than one request spread over both (README, Performance)."""
     app = create_app(settings)
     app.config["LOG_REQUESTS"] = True
     if dev:
@@ -93,7 +97,12 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
     logger.info("serving on http://%s:%d", host, port)
-    waitress.serve(app, host=host, port=port, threads=8)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    write_server_record(settings.index_dir, url)  # lets `qa ask` use this server, and builds give way to it
+    try:
+        waitress.serve(app, host=host, port=port, threads=settings.serve_threads)
+    finally:
+        remove_server_record(settings.index_dir)
 
 
 # ---- JSON API ----------------------------------------------------------------------------

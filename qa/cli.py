@@ -21,9 +21,11 @@ class _Context:
         self.settings = settings
 
     def embedder(self):
+        """For build, add and remove: the model loads only if something needs embedding."""
         from .embed import LazyEmbedder
+        from .local_server import settings_for_builds
 
-        return LazyEmbedder(self.settings)
+        return LazyEmbedder(settings_for_builds(self.settings))
 
 
 def _run(action):
@@ -56,7 +58,8 @@ def main(ctx, seeds_dir, index_dir, model, cache_dir, verbose):
       qa serve                          chat page on http://127.0.0.1:8000
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    ctx.obj = _Context(Settings.load(seeds_dir=seeds_dir, index_dir=index_dir, model=model, cache_dir=cache_dir))
+    ctx.obj = _Context(_run(lambda: Settings.load(seeds_dir=seeds_dir, index_dir=index_dir, model=model,
+                                                  cache_dir=cache_dir)))
 
 
 @main.command()
@@ -109,17 +112,18 @@ def remove(obj: _Context, issue_id):
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Passages to cite.")
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "keyword"]))
 @click.option("--issue", "issue_id", help="Only search this issue (id such as 2023-12; see `qa issues`).")
+@click.option("--url", help="Ask the `qa serve` at this address (http://host:port) instead of loading the model. "
+              "Default: the server running on the index directory, if any; else answer in this process.")
 @click.pass_obj
-def ask(obj: _Context, question, as_json, top_k, mode, issue_id):
+def ask(obj: _Context, question, as_json, top_k, mode, issue_id, url):
     """Ask a question in Chinese."""
-    from .engine import open_engine
-
     if not question.strip():
         raise click.UsageError("the question is empty")
     if len(question) > obj.settings.max_question_chars:
         raise click.UsageError(f"the question is longer than {obj.settings.max_question_chars} characters")
-    engine = _run(lambda: open_engine(obj.settings))
-    result = _run(lambda: engine.ask(question, top_k=top_k, mode=mode, issue_id=issue_id))
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"--url must start with http:// or https://, not {url!r}")
+    result = _run(lambda: _answer(obj.settings, url, question, top_k=top_k, mode=mode, issue_id=issue_id))
     if as_json:
         click.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return
@@ -130,6 +134,24 @@ def ask(obj: _Context, question, as_json, top_k, mode, issue_id):
         click.echo(f"未找到：{result.message}")
     for n, citation in enumerate(result.citations, start=1):
         click.echo(f"  [{n}] {citation.issue_label} · {citation.article_title} (score {citation.score:.3f})")
+
+
+def _answer(settings: Settings, url: str | None, question: str, **options):
+    """Through the given server, else the one running on the index (if it answers), else in this process."""
+    from .errors import ServerUnreachable
+    from .local_server import ask_server, running_server
+
+    server = url or running_server(settings.index_dir)
+    if server is not None:
+        try:
+            return ask_server(server, question, **options)
+        except ServerUnreachable:
+            if url is not None:
+                raise
+            logging.getLogger(__name__).info("the server recorded at %s did not answer; answering here", server)
+    from .engine import open_engine
+
+    return open_engine(settings).ask(question, **options)
 
 
 @main.command()
@@ -149,7 +171,7 @@ def issues(obj: _Context):
 @click.option("--dev", is_flag=True, help="Flask's debug server instead of waitress.")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
-    """Serve the chat page and the JSON API (waitress, 8 threads)."""
+    """Serve the chat page and the JSON API (waitress; QA_SERVE_THREADS request threads, default 4)."""
     from .app import serve as run_server
 
     _limit_malloc_arenas()

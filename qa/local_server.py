@@ -1,0 +1,130 @@
+"""The `qa serve` running on an index directory: the record it leaves there (`server.json`: its address and
+process id), asking it over HTTP as `qa ask` does, and how other `qa` processes give way to it.
+
+`ask_server` turns the JSON answer back into the engine's own `Answer`, so `qa ask` prints the same whether
+it answered locally or through the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from .config import Settings
+from .errors import QAError, ServerUnreachable
+from .schema import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+SERVER_FILE = "server.json"
+BUILD_NICENESS = 10
+"""How far a build started from the command line lowers its CPU priority while a server runs on its index, so
+the server keeps answering at full speed; the build then runs on one onnxruntime thread (README, Performance)."""
+ASK_TIMEOUT_SECONDS = 30
+
+
+def write_server_record(index_dir: Path, url: str) -> Path:
+    """Say where this process serves `index_dir` (atomically: a reader never sees half a record)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / SERVER_FILE
+    temp = path.with_name(f".{SERVER_FILE}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+    return path
+
+
+def remove_server_record(index_dir: Path) -> None:
+    """Remove the record if it is still this process's (a newer server may have replaced it)."""
+    path = index_dir / SERVER_FILE
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
+
+
+def running_server(index_dir: Path) -> str | None:
+    """The address of the server recorded in `index_dir`, if its process is alive; a stale record is ignored."""
+    try:
+        record = json.loads((index_dir / SERVER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = record.get("url") if isinstance(record, dict) else None
+    return url if isinstance(url, str) and url.startswith("http") and _alive(record.get("pid")) else None
+
+
+def settings_for_builds(settings: Settings) -> Settings:
+    """Settings for a `qa build`/`add`/`remove` process. While a server runs on the same index, this process
+    lowers its priority and embeds on one thread, so requests are not starved; otherwise it uses both cores."""
+    if settings.embed_threads:
+        return settings
+    if running_server(settings.index_dir) is None:
+        return replace(settings, embed_threads=2)
+    try:
+        os.nice(BUILD_NICENESS)
+    except OSError:  # not permitted here: the single thread still leaves a core to the server
+        pass
+    log.info("a server runs on %s: building at lower priority, on one thread", settings.index_dir)
+    return replace(settings, embed_threads=1)
+
+
+def _citation(cited: dict) -> Citation:
+    return Citation(
+        issue_id=cited["issue"]["id"], issue_label=cited["issue"]["label"], issue_source=cited["issue"]["source"],
+        article_id=cited["article"]["id"], article_title=cited["article"]["title"], passage=cited["passage"],
+        start=cited["start"], end=cited["end"], score=cited["score"],
+    )
+
+
+def answer_from_json(body: dict) -> Answer:
+    """The engine's Answer for a /api/ask response body."""
+    found = body.get("answer")
+    citations = tuple(_citation(cited) for cited in body.get("citations", []))
+    if not found:
+        return Answer(question=body["question"], found=False, message=body["message"], citations=citations)
+    return Answer(
+        question=body["question"], found=True, message=body["message"], text=found["text"], start=found["start"],
+        end=found["end"], highlight_start=found["highlight"]["start"], highlight_end=found["highlight"]["end"],
+        confidence=found["confidence"], citation=_citation(found["citation"]), citations=citations,
+    )
+
+
+def ask_server(url: str, question: str, *, top_k: int, mode: str, issue_id: str | None) -> Answer:
+    """POST the question to `url`/api/ask. ServerUnreachable if nothing answers there; the server's own error
+    (a bad question, an unknown issue, no index yet) is raised as a QAError with its message."""
+    payload = {"question": question, "top_k": top_k, "mode": mode, "issue": issue_id}
+    request = urllib.request.Request(
+        url.rstrip("/") + "/api/ask", data=json.dumps(payload).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=ASK_TIMEOUT_SECONDS) as response:
+            return answer_from_json(json.loads(response.read().decode("utf-8")))
+    except urllib.error.HTTPError as exc:
+        raise QAError(_error_message(exc)) from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ServerUnreachable(f"no qa server answered at {url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(exc.read().decode("utf-8"))["error"]["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"the server answered HTTP {exc.code}"
