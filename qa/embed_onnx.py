@@ -128,8 +128,17 @@ def _session(model: Path, threads: int):
         raise ModelUnavailable(f"onnxruntime cannot load {model}: {exc}") from exc
 
 
-def has_onnx_model(model_dir: Path) -> bool:
-    return (Path(model_dir) / ONNX_RECORD).is_file()
+def token_batches(lengths: Sequence[int], max_tokens: int = MAX_BATCH_TOKENS,
+                  max_texts: int = MAX_BATCH_TEXTS) -> list[list[int]]:
+    """Text indices grouped shortest first, each group padded to its longest text within `max_tokens`."""
+    batches: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        batch = batches[-1] if batches else None
+        if batch is None or len(batch) >= max_texts or (len(batch) + 1) * lengths[index] > max_tokens:
+            batches.append([index])
+        else:
+            batch.append(index)
+    return batches
 
 
 class OnnxEmbedder:
@@ -176,23 +185,12 @@ class OnnxEmbedder:
         weights = mask[:, :, None].astype(np.float32)
         return normalized_rows((tokens * weights).sum(axis=1) / weights.sum(axis=1))
 
-    def _batches(self, lengths: list[int]) -> list[list[int]]:
-        """Text indices grouped shortest first, each group within the padded-token budget."""
-        batches: list[list[int]] = []
-        for index in sorted(range(len(lengths)), key=lengths.__getitem__):
-            batch = batches[-1] if batches else None
-            if batch is None or len(batch) >= MAX_BATCH_TEXTS or (len(batch) + 1) * lengths[index] > MAX_BATCH_TOKENS:
-                batches.append([index])
-            else:
-                batch.append(index)
-        return batches
-
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return vectors
         encoded = self.token_ids(texts, "passage")
-        batches = self._batches([len(ids) for ids in encoded])
+        batches = token_batches([len(ids) for ids in encoded])
         if progress:
             from tqdm import tqdm
 

@@ -78,8 +78,8 @@ def settings_for_builds(settings: Settings) -> Settings:
     if running_server(settings.index_dir) is None:
         return replace(settings, embed_threads=2)
     try:
-        os.nice(BUILD_NICENESS)
-    except OSError:  # not permitted here: the single thread still leaves a core to the server
+        os.nice(int(os.environ.get("QA_BUILD_NICENESS", BUILD_NICENESS)))
+    except (OSError, ValueError):  # not permitted here: the single thread still leaves a core to the server
         pass
     log.info("a server runs on %s: building at lower priority, on one thread", settings.index_dir)
     return replace(settings, embed_threads=1)
