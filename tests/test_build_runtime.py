@@ -84,12 +84,12 @@ def test_a_build_from_before_runtimes_were_recorded_counts_as_torch(fresh_settin
 def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fresh_settings, tmp_path):
     int8 = RuntimeEmbedder(ONNX_INT8)
     first = build(fresh_settings, int8, force=True)
-    assert first.embedded == first.chunks
+    assert first.embedded == first.chunks + first.sentences
     incoming = tmp_path / "incoming.md"
     incoming.write_text(NEW_BULLETIN, encoding="utf-8")
     fp32 = RuntimeEmbedder(TORCH_FP32)
     _, added = add_bulletins(fresh_settings, fp32, [incoming])
-    assert added.embedded == added.chunks == fp32.embedded  # nothing reused from the int8 build
+    assert added.embedded == added.chunks + added.sentences == fp32.embedded  # nothing reused from the int8 build
     assert _manifest(fresh_settings)["runtime"] == TORCH_FP32
     same = RuntimeEmbedder(TORCH_FP32)
     assert build(fresh_settings, same, force=False).changed is False and same.embedded == 0
@@ -98,9 +98,10 @@ def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fres
 def test_an_embedder_that_declares_no_runtime_reuses_the_fake_models_vectors(fresh_settings, tmp_path):
     incoming = tmp_path / "incoming.md"
     incoming.write_text(NEW_BULLETIN, encoding="utf-8")
-    before = _manifest(fresh_settings)["counts"]["chunks"]
+    before = _manifest(fresh_settings)["counts"]
     _, added = add_bulletins(fresh_settings, UndeclaredEmbedder(), [incoming])
-    assert added.embedded == added.chunks - before  # only the new issue's passages
+    new_texts = added.chunks - before["chunks"] + added.sentences - before["sentences"]
+    assert 0 < added.embedded == new_texts  # only the new issue's passages and sentences
     assert _manifest(fresh_settings)["runtime"] == "unknown"
     assert open_engine(fresh_settings, FakeEmbedder()).status().chunks == added.chunks
 
