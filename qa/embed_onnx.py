@@ -21,10 +21,6 @@ from qa.errors import ModelUnavailable
 from qa.model.onnx_export import ONNX_FILE, ONNX_RECORD
 from qa.model.spm_tokenizer import SPM_MODEL, SPM_NORMALIZER
 
-MAX_BATCH_TOKENS = 2048
-"""Padded tokens per forward pass. Texts are sorted by length first, so short sentences go many to a batch and
-chunks a few at a time; larger budgets were no faster on 2 cores and raise peak memory (README, Performance)."""
-MAX_BATCH_TEXTS = 64
 _SPACES = re.compile(" {2,}")
 
 
@@ -128,19 +124,6 @@ def _session(model: Path, threads: int):
         raise ModelUnavailable(f"onnxruntime cannot load {model}: {exc}") from exc
 
 
-def token_batches(lengths: Sequence[int], max_tokens: int = MAX_BATCH_TOKENS,
-                  max_texts: int = MAX_BATCH_TEXTS) -> list[list[int]]:
-    """Text indices grouped shortest first, each group padded to its longest text within `max_tokens`."""
-    batches: list[list[int]] = []
-    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
-        batch = batches[-1] if batches else None
-        if batch is None or len(batch) >= max_texts or (len(batch) + 1) * lengths[index] > max_tokens:
-            batches.append([index])
-        else:
-            batch.append(index)
-    return batches
-
-
 class OnnxEmbedder:
     """The int8 ONNX model of a model directory on CPU, with the directory's own tokenizer and prompts."""
 
@@ -154,7 +137,6 @@ class OnnxEmbedder:
         self.name = name
         config = _read_json(model_dir / "config.json")
         self.dimension = int(config["hidden_size"])
-        self._pad_id = int(config.get("pad_token_id") or 0)
         max_tokens = int(_read_json(model_dir / "sentence_bert_config.json", default={}).get("max_seq_length") or 512)
         if (model_dir / SPM_MODEL).is_file():
             self._tokens = SentencePieceTokens(model_dir, max_tokens)
@@ -172,32 +154,27 @@ class OnnxEmbedder:
         prefix = self._prefixes[role]
         return self._tokens.encode([prefix + text for text in texts])
 
-    def _forward(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in token_ids)
-        input_ids = np.full((len(token_ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(token_ids), width), dtype=np.int64)
-        for row, ids in enumerate(token_ids):
-            input_ids[row, : len(ids)] = ids
-            mask[row, : len(ids)] = 1
-        tokens = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
-        if self._pooling == "cls":
-            return normalized_rows(tokens[:, 0])
-        weights = mask[:, :, None].astype(np.float32)
-        return normalized_rows((tokens * weights).sum(axis=1) / weights.sum(axis=1))
+    def _forward(self, token_ids: Sequence[int]) -> np.ndarray:
+        """One text's vector. Texts go one at a time, never batched: the int8 model quantizes activations with
+        one scale per input tensor, so in a batch a text's vector would depend on its batchmates (an add would
+        then give other vectors than a full build). Alone, they are no slower on 2 cores (README, Performance)."""
+        input_ids = np.asarray([token_ids], dtype=np.int64)
+        mask = np.ones_like(input_ids)
+        tokens = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0][0]
+        vector = tokens[0] if self._pooling == "cls" else tokens.mean(axis=0)
+        return normalized_rows(vector[None, :])[0]
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return vectors
-        encoded = self.token_ids(texts, "passage")
-        batches = token_batches([len(ids) for ids in encoded])
-        if progress:
+        encoded = self.token_ids(texts, "passage") if texts else []
+        rows = range(len(encoded))
+        if progress and encoded:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc="Embedding", unit="batch")
-        for batch in batches:
-            vectors[batch] = self._forward([encoded[i] for i in batch])
+            rows = tqdm(rows, desc="Embedding", unit="text", mininterval=0.5)
+        for row in rows:
+            vectors[row] = self._forward(encoded[row])
         return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._forward(self.token_ids([text], "query"))[0]
+        return self._forward(self.token_ids([text], "query")[0])

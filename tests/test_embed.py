@@ -21,7 +21,7 @@ from qa.embed import (
     ONNX_INT8, PASSAGE_BATCH_SIZE, TORCH_FP32, FakeEmbedder, SentenceTransformerEmbedder, load_embedder, runtime_name,
     runtimes_interchangeable,
 )
-from qa.embed_onnx import OnnxEmbedder, check_files, file_record, token_batches
+from qa.embed_onnx import OnnxEmbedder, check_files, file_record
 from qa.errors import BadSetting, ModelUnavailable
 from qa.model import ONNX_FILE, ONNX_RECORD
 
@@ -265,14 +265,3 @@ def test_an_onnx_file_that_does_not_match_its_record_is_refused_before_loading(t
         OnnxEmbedder(model_dir, "my-model")
     with pytest.raises(ModelUnavailable, match="does not match"):
         load_embedder(Settings(model=str(model_dir)))
-
-
-def test_token_batches_keep_every_text_once_within_the_padded_budget():
-    lengths = [300, 12, 40, 12, 500, 41, 13, 200, 12]
-    batches = token_batches(lengths, max_tokens=600, max_texts=3)
-    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    for batch in batches:
-        assert len(batch) <= 3 and len(batch) * max(lengths[i] for i in batch) <= 600 or len(batch) == 1
-    flat = [lengths[i] for batch in batches for i in batch]
-    assert flat == sorted(flat)  # shortest first, so a batch pads little
-    assert token_batches([]) == []

@@ -184,6 +184,15 @@ def test_int8_agrees_with_fp32_on_the_bulletins(runtimes, model_dir):
     assert record["verified"]["min_cosine_vs_fp32"] >= MIN_COSINE
 
 
+def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(runtimes):
+    int8, _ = runtimes
+    texts = [ENGINE_TEXTS[0], "短句。", ENGINE_TEXTS[1] * 5]
+    together = int8.embed_passages(texts)
+    for row, text in enumerate(texts):
+        np.testing.assert_array_equal(int8.embed_passages([text])[0], together[row])
+    np.testing.assert_array_equal(int8.embed_query(texts[1]), int8.embed_query(texts[1]))
+
+
 def test_sentencepiece_gives_the_ids_of_tokenizer_json(runtimes, model_dir):
     from qa.embed_onnx import HuggingFaceTokens
 
