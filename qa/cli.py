@@ -171,7 +171,7 @@ def issues(obj: _Context):
 @click.option("--dev", is_flag=True, help="Flask's debug server instead of waitress.")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
-    """Serve the chat page and the JSON API (waitress; QA_SERVE_THREADS request threads, default 4)."""
+    """Serve the chat page and the JSON API (waitress; QA_SERVE_THREADS request threads, default 8)."""
     from .app import serve as run_server
 
     _limit_malloc_arenas()

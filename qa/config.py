@@ -36,7 +36,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     runtime: str = "onnx"  # "onnx" (int8, onnxruntime) or "torch" (fp32, sentence-transformers)
     embed_threads: int = 0  # onnxruntime intra-op threads; 0 = chosen per process (qa.embed.threads_for)
-    serve_threads: int = 4  # waitress request threads
+    serve_threads: int = 8  # waitress request threads
     cache_dir: Path = Path()
     chunk_min_chars: int = 150
     chunk_max_chars: int = 350
@@ -55,7 +55,7 @@ class Settings:
             "model": env.get("QA_EMBED_MODEL", DEFAULT_MODEL),
             "runtime": env.get("QA_EMBED_RUNTIME", "onnx").strip().lower(),
             "embed_threads": _whole_number(env, "QA_EMBED_THREADS", 0),
-            "serve_threads": _whole_number(env, "QA_SERVE_THREADS", 4, minimum=1),
+            "serve_threads": _whole_number(env, "QA_SERVE_THREADS", 8, minimum=1),
             "cache_dir": Path(env["QA_CACHE_DIR"]) if env.get("QA_CACHE_DIR") else _default_cache_dir(),
             "admin_token": env.get("QA_ADMIN_TOKEN", "").strip() or None,
         }

@@ -236,7 +236,7 @@ def test_runtime_and_thread_settings_are_read_from_the_environment(monkeypatch):
     settings = Settings.load()
     assert (settings.runtime, settings.embed_threads, settings.serve_threads) == ("torch", 2, 6)
     defaults = Settings()
-    assert (defaults.runtime, defaults.embed_threads, defaults.serve_threads) == ("onnx", 0, 4)
+    assert (defaults.runtime, defaults.embed_threads, defaults.serve_threads) == ("onnx", 0, 8)
 
 
 def test_only_the_two_verified_runtimes_are_interchangeable():
