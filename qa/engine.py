@@ -12,7 +12,7 @@ from typing import Protocol, Sequence
 
 from .config import Settings
 from .corpus import ISSUE_LABEL_RE, issue_id_for
-from .embed import Embedder, load_embedder
+from .embed import Embedder, load_embedder, runtime_of
 from .errors import NotFound
 from .index import Snapshot, current_build_id, load_snapshot
 from .reader import Weights, load_weights, read
@@ -106,7 +106,8 @@ class BulletinEngine:
         try:
             if self._snapshot is None or self._snapshot.build_id != wanted:
                 try:
-                    self._snapshot = load_snapshot(self.settings.index_dir, self.embedder.name)
+                    self._snapshot = load_snapshot(self.settings.index_dir, self.embedder.name,
+                                                   runtime_of(self.embedder))
                     log.info("serving build %s", self._snapshot.build_id)
                 except Exception:
                     if self._snapshot is None:

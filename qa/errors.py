@@ -110,3 +110,19 @@ class Internal(QAError):
     code = "internal"
     http_status = 500
     example = "服务器内部错误，请稍后再试"
+
+
+class BadSetting(QAError):
+    """An environment variable or flag holds a value the program cannot use."""
+
+    code = "bad_setting"
+    http_status = 500
+    example = "QA_EMBED_RUNTIME 只能是 onnx 或 torch"
+
+
+class ServerUnreachable(QAError):
+    """`qa ask --url`: nothing that speaks the qa API answered at that address."""
+
+    code = "server_unreachable"
+    http_status = 502
+    example = "http://127.0.0.1:8000 没有应答"

