@@ -150,7 +150,8 @@ def _build_locked(
     manifest = {
         **fingerprint,
         "dimension": int(vectors.shape[1]),
-        "runtime": runtime_of(embedder),  # what computed every vector of this build (never a mix; see _vectors)
+        "runtime": runtime_of(embedder),
+        "reader": _reader_version(),  # the weights that will answer from it (they load at serve time)  # what computed every vector of this build (never a mix; see _vectors)
         "build_id": build_id,
         "built_at": built_at.isoformat(timespec="seconds"),
         "text_hashes": [_text_hash(embedder, t) for t in texts],
@@ -182,6 +183,15 @@ class _PlacesMemo:
         places = set(cached) if isinstance(cached, list) else article_places(article)
         self.found[key] = sorted(places)
         return places
+
+
+def _reader_version() -> str | None:
+    from .reader import ReaderUnavailable, load_weights
+
+    try:
+        return load_weights().version
+    except ReaderUnavailable:
+        return None
 
 
 def _has_manifest(index_dir: Path, build_id: str) -> bool:

@@ -265,9 +265,11 @@ def _limit_malloc_arenas() -> None:
 @click.argument("questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出各项指标。")
+@click.option("--explain", is_flag=True, help="对每个答错的问题，列出选中句子得分最高的特征。")
 @click.pass_obj
-def evaluate(obj: _Context, questions_file, mode, as_json):
-    """在带标准答案的问题集（JSONL）上评测检索和答案。"""
+def evaluate(obj: _Context, questions_file, mode, as_json, explain):
+    """在带标准答案的问题集（JSONL）上评测检索和答案：总体、按题型和按文件的召回率、答案准确率、
+    紧凑准确率、拒答准确率、误拒率、把握 ≥ 0.8 时的精确率和 AUROC。"""
     from .engine import open_engine
     from .evaluate import evaluate as run_eval, format_report, load_questions
 
@@ -276,6 +278,13 @@ def evaluate(obj: _Context, questions_file, mode, as_json):
     engine = run(lambda: open_engine(obj.settings))
     report = run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
+    if explain and not as_json:
+        from .reader.explain import explain_choice
+
+        for miss in report["misses"]:
+            click.echo(f"\n{miss['id']} {miss['question']}")
+            for line in explain_choice(engine, miss["question"], mode=mode):
+                click.echo(f"  {line}")
 
 
 @main.command()

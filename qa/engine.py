@@ -49,6 +49,8 @@ class Status:
     articles: int
     chunks: int
     built_at: str
+    sentences: int = 0
+    reader: str = ""  # the version of the reader's trained weights answering
 
 
 class Engine(Protocol):
@@ -187,6 +189,8 @@ class BulletinEngine:
             articles=counts["articles"],
             chunks=counts["chunks"],
             built_at=snapshot.manifest["built_at"],
+            sentences=counts.get("sentences", 0),
+            reader=self.weights.version,
         )
 
 

@@ -38,6 +38,7 @@ def judge(row: dict, result) -> dict:
     gold_titles.discard("")
     cited = [squash(c.article_title) for c in result.citations]
     judged = {"id": row.get("id"), "type": row.get("type", "other"), "file": row.get("file"),
+              "near_miss": row.get("near_miss"),
               "question": row["question"], "answerable": answerable(row), "found": result.found,
               "answer": result.text, "confidence": result.confidence, "message": result.message}
     if not answerable(row):
@@ -62,16 +63,20 @@ def evaluate(engine, rows: list[dict], mode: str = "hybrid") -> dict:
 
 
 def summarize(judged: list[dict], mode: str = "hybrid") -> dict:
-    by_type, by_file = defaultdict(list), defaultdict(list)
+    by_type, by_file, by_near_miss = defaultdict(list), defaultdict(list), defaultdict(list)
     for j in judged:
         by_type[j["type"]].append(j)
-        by_file[j["file"] or "(none)"].append(j)
+        if j["file"]:
+            by_file[j["file"]].append(j)
+        if not j["answerable"]:
+            by_near_miss[j.get("near_miss") or "unlabelled"].append(j)
     return {
         "mode": mode,
         "questions": len(judged),
         **figures(judged),
         "by_type": {t: figures(items) for t, items in sorted(by_type.items())},
         "by_file": {f: figures(items) for f, items in sorted(by_file.items())},
+        "by_near_miss": {k: figures(items) for k, items in sorted(by_near_miss.items())},
         "misses": [j for j in judged if not j["correct"]],
     }
 
@@ -132,6 +137,8 @@ def format_report(report: dict, misses: bool = True) -> str:
 
     lines = [f"mode {report['mode']} · {report['questions']} questions", header, line("all", report)]
     lines += [line(f"  {kind}", f) for kind, f in report["by_type"].items()]
+    if len(report["by_near_miss"]) > 1:
+        lines += [line(f"  ~{name}", f) for name, f in report["by_near_miss"].items()]
     if len(report["by_file"]) > 1:
         lines += [line(f"  {name}", f) for name, f in report["by_file"].items()]
     if misses and report["misses"]:

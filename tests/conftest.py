@@ -159,7 +159,8 @@ class FakeEngine:
         return issue, self.sources_dir / issue.source
 
     def status(self) -> Status:
-        return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5, built_at="2024-04-01T08:00:00+00:00")
+        return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5,
+                      built_at="2024-04-01T08:00:00+00:00", sentences=9, reader="reader-fake")
 
 
 @pytest.fixture

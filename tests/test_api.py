@@ -295,6 +295,8 @@ def test_healthz_reports_the_build(api_client):
         "articles": 3,
         "chunks": 5,
         "built_at": "2024-04-01T08:00:00+00:00",
+        "sentences": 9,
+        "reader": "reader-fake",
     }
 
 

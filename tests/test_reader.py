@@ -236,3 +236,10 @@ def test_auroc_and_tight_judging():
     long_text = "新建加氢站9座" + "很长的一段无关文字" * 5
     assert judge(row, Answer("q", True, "", text="新建加氢站9座", confidence=0.9, citation=cited))["tight"]
     assert not judge(row, Answer("q", True, "", text=long_text, confidence=0.9, citation=cited))["tight"]
+
+
+def test_the_reader_version_is_in_the_manifest_and_the_status(engine):
+    version = load_weights().version
+    assert engine.snapshot().manifest["reader"] == version
+    status = engine.status()
+    assert status.reader == version and status.sentences == len(engine.snapshot().evidence.sentences)

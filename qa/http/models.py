@@ -357,6 +357,8 @@ class Health(ResponseModel):
     articles: int
     chunks: int
     built_at: str
+    sentences: int = Field(description="Evidence units (sentences) the reader chooses from.")
+    reader: str = Field(description="Version of the reader's trained weights (qa/reader/weights.json).")
 
     @classmethod
     def of(cls, status: Status) -> "Health":

@@ -118,6 +118,14 @@ def _term_then_figure(p: SpanPair) -> float:
     return 0.0
 
 
+_REACHES_RE = re.compile(r"(?:至|到|达|为|是)\s*(?:约|近|超过?|突破)?\s*\d")
+
+
+def _reaches_figure(p: SpanPair) -> float:
+    """The window states a value reached ('提升至45.1%', '达到1187家', '由5.45升高至6.23')."""
+    return float(bool(_REACHES_RE.search(p.window.text)))
+
+
 def _starts_with_measure(p: SpanPair) -> float:
     return float(bool(lexicon().measure_verbs.match(p.window.text)))
 
@@ -158,6 +166,7 @@ SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
     ("whole", lambda p: float(p.window.first and p.window.last)),
     ("number", _kind_cue("number", lambda p: float(bool(p.figures)))),
     ("term_then_figure", _kind_cue("number", _term_then_figure)),
+    ("reaches_figure", _kind_cue("number", _reaches_figure)),
     ("unit_match", _kind_cue("number", lambda p: float(any(unit_matches(p.question, f) for f in p.figures)))),
     ("rank", _kind_cue("number", lambda p: float(p.question.unit == "rank" and bool(re.search(r"第\s*[\d一二三四五六七八九十]+", p.window.text))))),
     ("list", lambda p: min(p.window.text.count("、"), 4) / 4),
