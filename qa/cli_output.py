@@ -13,15 +13,6 @@ from .schema import Issue
 BULLETIN = "《科技情报参考》"
 
 
-def confidence_words(confidence: float) -> str:
-    """The words the web page shows for the same confidence."""
-    if confidence >= 0.66:
-        return "把握较高"
-    if confidence >= 0.4:
-        return "把握一般"
-    return "把握较低，建议核对原文"
-
-
 def _distinct_articles(citations: Sequence[Citation], skip: str | None = None) -> list[Citation]:
     """One citation per article, in order; `skip` leaves out the answer's own article."""
     seen = {skip} if skip else set()
@@ -44,12 +35,16 @@ def print_answer(response: AskResponse) -> None:
     if response.found and answer is not None:
         click.echo(f"答：{answer.text}")
         click.echo(f"出处：{BULLETIN}{_source(answer.citation)}")
-        click.echo(f"{confidence_words(answer.confidence)}（{answer.confidence:.2f}）")
-        others = _distinct_articles(response.citations, skip=answer.citation.article.id)
+        click.echo(f"{answer.confidence_words}（答对的概率约 {answer.confidence:.0%}）")
+        for cited in _distinct_articles(answer.supporting, skip=answer.citation.article.id):
+            click.echo(f"  同样的内容也见：{_source(cited)}")
+        others = _distinct_articles(response.related, skip=answer.citation.article.id)
         heading = "其他相关段落："
     else:
         click.echo(f"未找到：{response.message}")
-        others = _distinct_articles(response.citations)
+        if response.other_period is not None:
+            click.echo(f"  （{response.other_period.stated}的数字见：{_source(response.other_period.citation)}）")
+        others = _distinct_articles(response.related)
         heading = "最接近的文章："
     if others:
         click.echo(heading)
