@@ -15,12 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Literal
 
-from .build import add_bulletins, bulletin_files, sha256_of
+from .build import add_bulletins
 from .config import Settings
 from .embed import Embedder
 from .errors import BuildLocked, QAError
 from .ingest import SUPPORTED_SUFFIXES
 from .schema import Issue
+from .seeds import bulletin_files, sha256_of
 
 log = logging.getLogger(__name__)
 

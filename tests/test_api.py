@@ -284,6 +284,15 @@ def test_unknown_article_is_404(api_client, path):
     assert_error(api_client.get(path), 404, "not_found")
 
 
+def test_404_messages_show_at_most_40_characters_of_the_id(built_client):
+    long_id = "2024-03/" + "x" * 5000
+    for response in (built_client.get(f"/api/articles/{long_id}"),
+                     ask(built_client, {"question": QUESTION, "issue": long_id}),
+                     built_client.get(f"/api/issues/{'x' * 5000}/file")):
+        error = assert_error(response, 404, "not_found")
+        assert len(error["message"]) < 60 and "…" in error["message"]
+
+
 def test_healthz_reports_the_build(api_client):
     response = api_client.get("/healthz")
     assert response.status_code == 200
@@ -295,6 +304,7 @@ def test_healthz_reports_the_build(api_client):
         "articles": 3,
         "chunks": 5,
         "built_at": "2024-04-01T08:00:00+00:00",
+        "problem": None,
     }
 
 

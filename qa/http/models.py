@@ -338,17 +338,20 @@ class ArticleDetail(ResponseModel):
 
 
 class Health(ResponseModel):
-    status: Literal["ok"] = "ok"
-    build_id: str
+    status: Literal["ok", "degraded"] = Field(
+        "ok", description="degraded: answering from an older build because the current one failed its checks."
+    )
+    build_id: str = Field(description="The build being served.")
     model: str
     issues: int
     articles: int
     chunks: int
     built_at: str
+    problem: str | None = Field(None, description="Set when degraded: which build is served and why.")
 
     @classmethod
     def of(cls, status: Status) -> "Health":
-        return cls(**asdict(status))
+        return cls(**asdict(status), status="degraded" if status.problem else "ok")
 
 
 class ErrorDetail(ResponseModel):
