@@ -187,6 +187,35 @@ def test_bad_question_is_400(api_client, fake_engine, body):
     assert fake_engine.asked == []
 
 
+@pytest.mark.parametrize(
+    "turn, fragment",
+    [({"question": "问" * 80_000}, "history"), ({"question": "问" * 501}, "500"),
+     ({"question": "上一问", "answer": "答" * 2001}, "history.0.answer")],
+    ids=["80k-question", "501-chars", "long-answer"],
+)
+def test_history_turns_have_the_questions_limits(api_client, fake_engine, turn, fragment):
+    # Defect 1: an 80,000-character question in history was answered (4.8 s each; 8 such clients
+    # pushed everyone's p50 to 13 s). Now it is refused before the engine sees it.
+    body = json.dumps({"question": "那南京呢？", "history": [turn]}, ensure_ascii=False).encode()  # 240 KB: under the cap
+    error = assert_error(api_client.post("/api/ask", data=body, content_type="application/json"), 400, "bad_request")
+    assert fragment in error["message"]
+    assert fake_engine.asked == []
+
+
+def test_history_at_the_limits_is_accepted(api_client, fake_engine):
+    history = [{"question": "问" * 500, "answer": "答" * 2000}] * 10
+    response = ask(api_client, {"question": "那南京呢？", "history": history})
+    assert len(fake_engine.asked[0]["history"]) == 10  # it reached the engine
+    assert response.status_code == 200
+
+
+def test_the_history_limit_follows_the_question_limit(api_app_for, api_settings, fake_engine):
+    client = api_app_for(fake_engine, api_settings.with_(max_question_chars=10)).test_client()
+    assert assert_error(ask(client, {"question": "那南京呢？", "history": [{"question": "问" * 11}]}), 400, "bad_request")
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["HistoryTurn"]["properties"]["question"]["maxLength"] == 10
+
+
 def test_question_limit_comes_from_settings(api_app_for, api_settings, fake_engine):
     client = api_app_for(fake_engine, api_settings.with_(max_question_chars=10)).test_client()
     assert ask(client, {"question": "问" * 10}).status_code == 200
