@@ -13,7 +13,6 @@ from flask import Blueprint, Flask, Response, current_app, request, send_from_di
 from ..config import Settings
 from ..engine import Engine
 from ..errors import QAError
-from ..jobs import JobQueue
 from . import ask, docs, feedback, uploads
 from .context import EngineSlot
 from .errors import register_error_handlers
@@ -43,7 +42,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config.update(WEB_DIR=WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
     app.extensions["qa"] = EngineSlot(settings, engine)
     if settings.admin_token is not None:
-        app.extensions["qa_jobs"] = JobQueue()
+        uploads.start_jobs(app, settings)
     feedback.init_feedback(app, settings)
     for blueprint in (ask.blueprint, uploads.blueprint, feedback.blueprint, docs.blueprint, page):
         app.register_blueprint(blueprint)  # uploads always: its routes say 404 while uploads are off
