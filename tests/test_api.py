@@ -627,7 +627,9 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
     if dev:
         assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
     else:
-        assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": 8})
+        assert server == "waitress" and (options["host"], options["port"], options["threads"]) == ("0.0.0.0", 8123, 8)
+        assert options["channel_timeout"] == qa.http.app.WAITRESS["channel_timeout"]
+        assert 64 <= options["connection_limit"] <= qa.http.app.WAITRESS["connection_limit"]
         assert rest == ["run"]  # ready is said once the socket is bound, before serving
     assert ready == ["http://0.0.0.0:8123/"]
     assert app.config["LOG_REQUESTS"] is True

@@ -34,6 +34,20 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_BODY_BYTES = 256 * 1024  # ten turns of history fit many times over
+WAITRESS = {
+    "threads": 8,
+    # Slow or idle clients hold a connection, not a thread (waitress buffers each request before a
+    # thread sees it); the figures behind these limits are in the README (Operations).
+    "connection_limit": 1000,
+    "channel_timeout": 30,  # seconds a connection may stay silent, mid-request or idle between requests
+    "cleanup_interval": 5,  # how often silent connections are looked for
+    "asyncore_use_poll": True,  # select() cannot watch more than 1024 sockets
+    "backlog": 1024,
+    "inbuf_overflow": 64 * 1024,  # request bodies beyond this wait in a temp file, not in memory
+    "max_request_body_size": uploads.MAX_UPLOAD_BYTES + 64 * 1024,  # refused before it is read
+}
+OPEN_FILES_WANTED = 4096
+"""Descriptors the server needs: one per connection, plus uploads' temp files and the index."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -58,7 +72,7 @@ def serve(
     dev: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Waitress with 8 threads, or Flask's debug server (auto-reload) with dev=True.
+    """Waitress (settings in WAITRESS), or Flask's debug server (auto-reload) with dev=True.
 
     `on_ready` gets the page's URL once the model and index are loaded and the port is bound."""
     app = create_app(settings)
@@ -75,11 +89,26 @@ def serve(
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
-    server = waitress.create_server(app, host=host, port=port, threads=8)
+    server = waitress.create_server(app, host=host, port=port, **_waitress_settings())
     logger.info("serving on %s", url)
     if on_ready:
         on_ready(url)
     server.run()
+
+
+def _waitress_settings() -> dict:
+    """WAITRESS, with the connection limit cut to what the process may open."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    limit = min(WAITRESS["connection_limit"], max(64, soft - 100))
+    if limit < WAITRESS["connection_limit"]:
+        logger.warning("only %d open files allowed: serving at most %d connections at once", soft, limit)
+    return {**WAITRESS, "connection_limit": limit}
 
 
 # ---- the web page ------------------------------------------------------------------------
