@@ -3,7 +3,10 @@
 connection, and how long a silent connection is kept. Prints the figures behind the README's
 Operations section. Uses a temp copy of seeds/ with the fake embedder; never touches index/.
 
-    .venv/bin/python scripts/slow_clients.py [--counts 0,100,200,500,900] [--timeout-check]
+    .venv/bin/python scripts/slow_clients.py [--counts 0,100,200,500,900] [--timeout-check] [--waitress-defaults]
+
+--waitress-defaults serves with waitress's own defaults (100 connections, 120 s channel timeout, select)
+instead, for comparison.
 """
 
 from __future__ import annotations
@@ -24,19 +27,31 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY_SENT = 60 * 1024  # of a 200 KB body: what a slow client has sent when it stalls
+WAITRESS_DEFAULTS = {"connection_limit": 100, "channel_timeout": 120, "cleanup_interval": 30,
+                     "asyncore_use_poll": False, "inbuf_overflow": 524288, "max_request_body_size": 1073741824}
+_SERVE_WITH = """
+import sys
+import qa.http.app
+qa.http.app.WAITRESS.update({settings})
+from qa.cli import main
+sys.argv[0] = "qa"
+main()
+"""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="0,100,200,500,900")
     parser.add_argument("--timeout-check", action="store_true", help="also time how long a silent connection lives")
+    parser.add_argument("--waitress-defaults", action="store_true", help="serve with waitress's defaults instead")
     args = parser.parse_args()
+    overrides = WAITRESS_DEFAULTS if args.waitress_defaults else {}
     with tempfile.TemporaryDirectory() as work:
         env = _environment(Path(work))
         subprocess.run([sys.executable, "-m", "qa.cli", "build"], env=env, check=True, capture_output=True)
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen([sys.executable, "-c", _SERVE_WITH.format(settings=overrides), "serve", "--port",
+                                   str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
             _wait(base)
