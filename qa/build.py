@@ -107,12 +107,13 @@ def _renumbered(issue: Issue, issue_id: str) -> Issue:
 
 
 def _draft(settings: Settings, embedder: Embedder, files: Sequence[SeedFile], issue_ids: dict[str, str]) -> Manifest:
-    """The manifest's description of a build of `files` (no contents yet)."""
+    """The manifest's description of a build of `files` (no contents yet; the dimension comes with the
+    vectors, so a no-op build never loads the model)."""
     return Manifest(
         format=FORMAT_VERSION,
         parser=PARSER_VERSION,
         model=embedder.name,
-        dimension=embedder.dimension,
+        dimension=0,
         chunking=Chunking(settings.chunk_min_chars, settings.chunk_max_chars),
         sources={seed.name: seed.sha256 for seed in files},
         labels={seed.name: seed.label for seed in files if seed.label},

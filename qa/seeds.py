@@ -154,13 +154,14 @@ def set_label(seeds_dir: Path, name: str, label: str | None) -> None:
 
 
 def register(seeds_dir: Path, issue_ids: Mapping[str, str]) -> None:
-    """Record the ids a build gave to files the registry did not know, and forget files that are gone.
-    A folder that cannot be written is logged, not fatal: the same ids are derived next time."""
+    """Record the ids a build gave to files the registry did not know. An entry of a file that is not
+    in the folder stays (moved away for a while, it comes back with its label and id), unless its id
+    went to another file. A folder that cannot be written is logged, not fatal: the same ids are
+    derived next time."""
     registry = read_registry(seeds_dir)
-    present = {path.name for path in bulletin_files(seeds_dir)}
-    updated = {name: entry for name, entry in registry.items() if name in present}
+    updated = without_ids(registry, issue_ids)
     for name, issue_id in issue_ids.items():
-        if name in present and updated.get(name, Entry()).id != issue_id:
+        if updated.get(name, Entry()).id != issue_id:
             updated[name] = replace(updated.get(name, Entry()), id=issue_id)
     if updated == registry:
         return
@@ -169,6 +170,13 @@ def register(seeds_dir: Path, issue_ids: Mapping[str, str]) -> None:
     except OSError as exc:
         log.warning("无法把期次 id 记入 %s（%s）；下次构建时会再次得出相同的 id",
                     seeds_dir / REGISTRY_FILE, exc.strerror or exc)
+
+
+def without_ids(registry: Mapping[str, Entry], given: Mapping[str, str]) -> dict[str, Entry]:
+    """The registry with the ids in `given` (file → id) taken from any other file's entry."""
+    taken = {issue_id: name for name, issue_id in given.items()}
+    return {name: replace(entry, id=None) if entry.id in taken and taken[entry.id] != name else entry
+            for name, entry in registry.items()}
 
 
 def assign_ids(files: Iterable[tuple[SeedFile, str]]) -> dict[str, str]:

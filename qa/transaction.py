@@ -22,7 +22,7 @@ from .errors import BadBulletin, IssueTaken, NotFound, StorageError, shown
 from .schema import Issue
 from .seeds import (
     Entry, SeedFile, checked_label, effective_ids, free_id, is_numbered, listing, read_registry, sha256_of,
-    write_registry,
+    without_ids, write_registry,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Transaction:
 
     def commit(self) -> None:
         """Make the change part of the folder. Safe to repeat after an interruption."""
-        registry = read_registry(self.seeds_dir)
+        registry = without_ids(read_registry(self.seeds_dir), {c.name: c.issue_id for c in self.adds})
         for change in self.removes:
             registry.pop(change.name, None)
         for change in self.adds:
