@@ -138,7 +138,8 @@ def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = Non
     """Check each file parses and may join the folder, and stage it; None if all are already there.
 
     A file whose issue id (from a numbered label such as 2022年第10期) belongs to another file is
-    refused with IssueTaken, unless `replace_id` names that issue: then it takes the issue's place."""
+    refused with IssueTaken, unless `replace_id` names that issue: then it takes the issue's place.
+    A file the registry remembers (it was in the folder before) gets back its label and its id."""
     label = checked_label(label)
     current = listing(seeds_dir)
     known = {seed.sha256: seed.name for seed in current}
@@ -163,8 +164,12 @@ def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = Non
         if path.name in names:
             raise BadBulletin(f"{path.name}：{seeds_dir} 中已有同名的另一个文件")
         names.add(path.name)
-    issues = {digest: (parsed or {}).get(digest) or read_issue(path, label, progress=progress) for path, digest in new}
-    adds = tuple(_change(path, digest, issues[digest], label, owners, replace_id) for path, digest in new)
+    remembered = read_registry(seeds_dir)
+    labels = {path.name: label or remembered.get(path.name, Entry()).label for path, _ in new}
+    issues = {digest: ((parsed or {}).get(digest) if labels[path.name] == label else None)
+              or read_issue(path, labels[path.name], progress=progress) for path, digest in new}
+    adds = tuple(_change(path, digest, issues[digest], labels[path.name], owners, replace_id,
+                         remembered.get(path.name, Entry()).id) for path, digest in new)
     transaction = Transaction(seeds_dir, uuid.uuid4().hex, adds, removes, origin,
                               parsed={change.name: issues[change.sha256] for change in adds})
     transaction._stage({change.name: path for change, (path, _) in zip(adds, new)})
@@ -179,11 +184,15 @@ def _replaced(current: tuple[SeedFile, ...], owners: dict[str, str], replace_id:
 
 
 def _change(path: Path, digest: str, issue: Issue, label: str | None, owners: dict[str, str],
-            replace_id: str | None) -> Change:
+            replace_id: str | None, remembered_id: str | None) -> Change:
+    comes_back = remembered_id is not None and remembered_id not in owners and (
+        not is_numbered(issue.label) or issue.id == remembered_id)
     if replace_id is not None:
         if is_numbered(issue.label) and issue.id != replace_id:
             raise BadBulletin(f"{path.name} 是 {issue.label}（期次 id {issue.id}），不是要替换的 {replace_id}")
         issue_id = replace_id
+    elif comes_back:
+        issue_id = remembered_id
     elif issue.id in owners and is_numbered(issue.label):
         raise IssueTaken(f"{issue.label}（期次 id {issue.id}）已在索引中（{owners[issue.id]}）；如要替换这一期，"
                          f"请指明替换 {issue.id}（命令行 --replace {issue.id}，上传时 replace={issue.id}）")

@@ -252,3 +252,15 @@ def test_a_no_op_build_never_loads_the_model(fresh_settings):
     result = build(fresh_settings, _ModelNotLoaded())
 
     assert not result.changed
+
+
+def test_a_file_added_again_gets_back_the_label_and_id_it_had(fresh_settings, tmp_path):
+    # `qa add` of a file the folder held before (moved away by hand) — the benchmark's "add one" case.
+    source = fresh_settings.seeds_dir / "baihe-undated.md"
+    away = tmp_path / "baihe-undated.md"
+    source.replace(away)
+    build(fresh_settings, FakeEmbedder())
+
+    added, _ = add_bulletins(fresh_settings, FakeEmbedder(), [away])
+
+    assert [(issue.id, issue.label) for issue in added] == [("baihe-undated", "2023年增刊")]
