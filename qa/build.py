@@ -1,5 +1,6 @@
-"""Build and update the index: seeds → issues → chunks → vectors (reusing those already embedded)
-→ a new build directory → atomic switch. One build at a time; unchanged sources are a no-op."""
+"""Build the index: the bulletin folder's files → issues → chunks → vectors (reusing those already
+embedded) → a new build directory → atomic switch. Unchanged sources are a no-op. Everything that
+writes runs under the build lock (`build_lock`), which first settles an interrupted transaction."""
 
 from __future__ import annotations
 
@@ -7,28 +8,34 @@ import hashlib
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from . import index as store
+from . import seeds, transaction
 from .chunking import chunk_article, embedding_text
 from .config import Settings
-from .corpus import PARSER_VERSION, read_issue
-from .ingest import SUPPORTED_SUFFIXES
-from .labels import forget_label, read_issue_ids, read_labels, write_label
+from .corpus import PARSER_VERSION
 from .embed import ONNX_INT8, Embedder, runtime_of
-from .errors import BadBulletin, BuildLocked
+from .errors import BadBulletin, BuildLocked, QAError, StorageError
+from .ingest import SUPPORTED_SUFFIXES
 from .keywords import KeywordTokenizer, article_places, corpus_terms, places_key
+from .manifest import FORMAT_VERSION, Chunking, Manifest
 from .schema import Chunk, Issue
+from .seeds import SeedFile
 from .sentences import evidence_units, sentence_embedding_text, term_stats
 
 log = logging.getLogger(__name__)
 
+LOCK_FILE = ".build.lock"
 PLACES_CACHE = "places.json"
+
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
@@ -42,131 +49,165 @@ class BuildResult:
     sentences: int = 0
 
 
-def bulletin_files(seeds_dir: Path) -> list[Path]:
-    if not seeds_dir.is_dir():
-        raise BadBulletin(f"简报目录 {seeds_dir} 不存在")
-    return sorted(p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+@contextmanager
+def build_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
+    """Hold the build lock, waiting up to `wait` seconds for another build to finish.
 
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def load_corpus(seeds_dir: Path) -> list[Issue]:
-    """Parse every bulletin in the seeds directory; issue ids are made unique."""
-    labels = read_labels(seeds_dir)
-    fixed_ids = read_issue_ids(seeds_dir)
-    issues: list[Issue] = []
-    seen: set[str] = set()
-    for path in bulletin_files(seeds_dir):
-        issue = read_issue(path, labels.get(path.name))
-        if fixed_ids.get(path.name, issue.id) != issue.id:
-            issue = _renumbered(issue, fixed_ids[path.name])
-        if issue.id in seen:
-            issue = _renumbered(issue, f"{issue.id}-{len(seen) + 1}")
-        seen.add(issue.id)
-        issues.append(issue)
-    if not issues:
-        raise BadBulletin(f"{seeds_dir} 中没有简报文件（{'、'.join(SUPPORTED_SUFFIXES)}）")
-    return issues
-
-
-def _renumbered(issue: Issue, new_id: str) -> Issue:
-    from dataclasses import replace
-
-    articles = tuple(replace(a, id=f"{new_id}/{a.ordinal:02d}", issue_id=new_id) for a in issue.articles)
-    return replace(issue, id=new_id, articles=articles)
-
-
-def _fingerprint(settings: Settings, embedder: Embedder, sources: dict[str, str], labels: dict[str, str]) -> dict:
-    return {
-        "issue_ids": read_issue_ids(settings.seeds_dir),
-        "format": store.FORMAT_VERSION,
-        "parser": PARSER_VERSION,
-        "model": embedder.name,
-        "chunking": {"min_chars": settings.chunk_min_chars, "max_chars": settings.chunk_max_chars},
-        "sources": sources,
-        "labels": labels,
-    }
-
-
-def _build_lock(settings: Settings) -> FileLock:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.index_dir / ".build.lock"))
+    BuildLocked if it does not; StorageError (one readable line) for an index or seeds directory that
+    cannot be written, whatever step hits it. An interrupted add or remove is settled first."""
     try:
-        lock.acquire(timeout=0)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(settings.index_dir / LOCK_FILE))
+        lock.acquire(timeout=wait)
     except Timeout:
         raise BuildLocked(f"另一个索引构建正在进行（{settings.index_dir}），请等它结束后再试") from None
-    return lock
+    except OSError as exc:
+        raise StorageError.of(exc, f"索引目录 {settings.index_dir}") from None
+    try:
+        _recover(settings)
+        yield
+    except OSError as exc:
+        raise StorageError.of(exc, f"索引目录 {settings.index_dir} 或简报目录 {settings.seeds_dir}") from None
+    finally:
+        lock.release()
+
+
+def _recover(settings: Settings) -> None:
+    settled = transaction.recover(settings.seeds_dir, store.current_build_id(settings.index_dir))
+    if settled and not settled[1] and settled[0].build_id:  # its build was written but never served
+        shutil.rmtree(store.build_dir(settings.index_dir, settled[0].build_id), ignore_errors=True)
 
 
 def build(settings: Settings, embedder: Embedder, *, force: bool = False, progress: bool = False) -> BuildResult:
     """(Re)build the index from the seeds directory. Raises BuildLocked if another build runs."""
     started = time.perf_counter()
-    lock = _build_lock(settings)
-    try:
-        return _build_locked(settings, embedder, force, progress, started)[0]
-    finally:
-        lock.release()
+    with build_lock(settings):
+        result, _, issue_ids = _build(settings, embedder, seeds.listing(settings.seeds_dir), force, progress)
+        seeds.register(settings.seeds_dir, issue_ids)
+    return replace(result, seconds=time.perf_counter() - started)
 
 
-def _build_locked(
-    settings: Settings, embedder: Embedder, force: bool, progress: bool, started: float
-) -> tuple[BuildResult, list[Issue]]:
-    """The build itself, under the lock; also returns the issues as indexed (empty for a no-op)."""
+def load_corpus(seeds_dir: Path) -> list[Issue]:
+    """Parse every bulletin in the seeds directory, each under its issue id."""
+    return _parse(seeds.listing(seeds_dir))[0]
+
+
+def _parse(files: Sequence[SeedFile]) -> tuple[list[Issue], dict[str, str]]:
+    if not files:
+        raise BadBulletin(f"简报目录中没有简报文件（{'、'.join(SUPPORTED_SUFFIXES)}）")
+    parsed = [(seed, seeds.parse(seed)) for seed in files]
+    issue_ids = seeds.assign_ids((seed, issue.id) for seed, issue in parsed)
+    return [_renumbered(issue, issue_ids[seed.name]) for seed, issue in parsed], issue_ids
+
+
+def _renumbered(issue: Issue, issue_id: str) -> Issue:
+    if issue.id == issue_id:
+        return issue
+    articles = tuple(replace(a, id=f"{issue_id}/{a.ordinal:02d}", issue_id=issue_id) for a in issue.articles)
+    return replace(issue, id=issue_id, articles=articles)
+
+
+def _draft(settings: Settings, embedder: Embedder, files: Sequence[SeedFile], issue_ids: dict[str, str]) -> Manifest:
+    """The manifest's description of a build of `files` (no contents yet; the dimension comes with the
+    vectors, so a no-op build never loads the model)."""
+    return Manifest(
+        format=FORMAT_VERSION,
+        parser=PARSER_VERSION,
+        model=embedder.name,
+        dimension=0,
+        chunking=Chunking(settings.chunk_min_chars, settings.chunk_max_chars),
+        sources={seed.name: seed.sha256 for seed in files},
+        labels={seed.name: seed.label for seed in files if seed.label},
+        issue_ids=issue_ids,
+        runtime=runtime_of(embedder),
+        build_id="",
+        built_at="",
+        text_hashes=(),
+    )
+
+
+def _build(
+    settings: Settings,
+    embedder: Embedder,
+    files: Sequence[SeedFile],
+    force: bool,
+    progress: bool,
+    before_switch: Callable[[str], object] | None = None,
+) -> tuple[BuildResult, list[Issue], dict[str, str]]:
+    """Build `files` and switch to the build; also returns the issues as indexed (empty for a no-op)
+    and every file's issue id. Call under the build lock."""
+    started = time.perf_counter()
     index_dir = settings.index_dir
-    files = bulletin_files(settings.seeds_dir)
-    sources = {p.name: sha256_of(p) for p in files}
-    labels = read_labels(settings.seeds_dir)
-    fingerprint = _fingerprint(settings, embedder, sources, labels)
-    previous_id = store.current_build_id(index_dir)
-    previous = store.read_manifest(index_dir, previous_id) if previous_id and _has_manifest(index_dir, previous_id) else None
-    if previous and not force and all(previous.get(k) == v for k, v in fingerprint.items()):
-        store.clean_up(index_dir, keep=settings.builds_to_keep)  # a crashed build's .tmp- dir goes even now
-        counts = previous["counts"]
-        return BuildResult(previous_id, False, counts["issues"], counts["articles"], counts["chunks"], 0,
-                           time.perf_counter() - started, counts.get("sentences", 0)), []
-
-    issues = load_corpus(settings.seeds_dir)
+    previous = None if force else _servable_build(index_dir)
+    registered = {seed.name: seed.issue_id for seed in files if seed.issue_id}
+    if previous and len(registered) == len(files):
+        if previous.fingerprint() == _draft(settings, embedder, files, registered).fingerprint():
+            store.clean_up(index_dir, keep=settings.builds_to_keep)  # a crashed build's .tmp- dir goes even now
+            return BuildResult(previous.build_id, False, previous.count("issues") or 0,
+                               previous.count("articles") or 0, previous.count("chunks") or 0, 0,
+                               time.perf_counter() - started, previous.count("sentences") or 0), [], registered
+    issues, issue_ids = _parse(files)
     articles = [a for issue in issues for a in issue.articles]
     titles = {a.id: a.title for a in articles}
     chunks: list[Chunk] = [
         c for a in articles for c in chunk_article(a, settings.chunk_min_chars, settings.chunk_max_chars)
     ]
     texts = [embedding_text(titles[c.article_id], c.text) for c in chunks]
-    reused_build = previous_id if previous and not force else None
-    places = _PlacesMemo(store.read_cache(index_dir, reused_build, PLACES_CACHE) if reused_build else {})
+    reusable = None if force else _reusable_build(index_dir, embedder)
+    places = _PlacesMemo(store.read_cache(index_dir, reusable.build_id, PLACES_CACHE) if reusable else {})
     tokenizer = KeywordTokenizer(corpus_terms(articles, places))
     sentences, contexts = evidence_units(issues, tokenizer)
     sentence_texts = [sentence_embedding_text(titles[s.article_id], s) for s in sentences]
-    known = _known_vectors(index_dir, reused_build) if reused_build else {}
+    known = _known_vectors(index_dir, reusable)
     vectors, embedded = _vectors(texts + sentence_texts, embedder, known, progress)
     vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
     evidence = store.Evidence(tuple(sentences), sentence_vectors, contexts, term_stats(sentences))
 
     store.clean_up(index_dir, keep=settings.builds_to_keep)
     built_at = datetime.now(timezone.utc)
-    build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
-    manifest = {
-        **fingerprint,
-        "dimension": int(vectors.shape[1]),
-        "runtime": runtime_of(embedder),
-        "reader": _reader_version(),  # the weights that will answer from it (they load at serve time)  # what computed every vector of this build (never a mix; see _vectors)
-        "build_id": build_id,
-        "built_at": built_at.isoformat(timespec="seconds"),
-        "text_hashes": [_text_hash(embedder, t) for t in texts],
-        "sentence_hashes": [_text_hash(embedder, t) for t in sentence_texts],
-        "counts": {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
-                   "sentences": len(sentences)},
-    }
-    store.write_build(index_dir, build_id, manifest, issues, chunks, vectors, tokenizer, evidence,
-                      {PLACES_CACHE: places.found})
-    store.switch_to(index_dir, build_id)
+    draft = replace(
+        _draft(settings, embedder, files, issue_ids),
+        dimension=int(vectors.shape[1]),
+        reader=_reader_version(),  # the weights that will answer from it (they load at serve time)
+        build_id=built_at.strftime("%Y%m%dT%H%M%S%fZ"),
+        built_at=built_at.isoformat(timespec="seconds"),
+        text_hashes=tuple(_text_hash(embedder, t) for t in texts),
+        sentence_hashes=tuple(_text_hash(embedder, t) for t in sentence_texts),
+    )
+    written = store.write_build(index_dir, draft, issues, chunks, vectors, tokenizer, evidence,
+                                {PLACES_CACHE: places.found})
+    if before_switch is not None:
+        before_switch(written.build_id)
+    store.switch_to(index_dir, written.build_id)
     store.clean_up(index_dir, keep=settings.builds_to_keep)
-    log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", build_id, len(issues), len(articles),
-             len(chunks), embedded)
-    return BuildResult(build_id, True, len(issues), len(articles), len(chunks), embedded,
-                       time.perf_counter() - started, len(sentences)), issues
+    log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", written.build_id, len(issues),
+             len(articles), len(chunks), embedded)
+    return BuildResult(written.build_id, True, len(issues), len(articles), len(chunks), embedded,
+                       time.perf_counter() - started, len(sentences)), issues, issue_ids
+
+
+def _servable_build(index_dir: Path) -> Manifest | None:
+    """The current build's manifest if its files are intact; a rebuild never depends on it."""
+    build_id = store.current_build_id(index_dir)
+    if build_id is None:
+        return None
+    try:
+        return store.verified_manifest(index_dir, build_id)
+    except QAError as exc:
+        log.warning("not reusing the current build: %s", exc.message)
+        return None
+
+
+def _reusable_build(index_dir: Path, embedder: Embedder) -> Manifest | None:
+    """The newest intact build made with this model, whose vectors can be reused."""
+    for build_id in reversed(store.finished_builds(index_dir)):
+        try:
+            manifest = store.verified_manifest(index_dir, build_id)
+        except QAError:
+            continue
+        if manifest.model == embedder.name:
+            return manifest
+    return None
 
 
 class _PlacesMemo:
@@ -194,10 +235,6 @@ def _reader_version() -> str | None:
         return None
 
 
-def _has_manifest(index_dir: Path, build_id: str) -> bool:
-    return (store.build_dir(index_dir, build_id) / "manifest.json").exists()
-
-
 def _text_hash(embedder: Embedder, text: str) -> str:
     """Model and text, and the runtime for int8 vectors: a build never mixes int8 and fp32 vectors, so its
     manifest's runtime is true of every row. (fp32 keeps the key of the builds made before runtimes existed.)"""
@@ -207,18 +244,18 @@ def _text_hash(embedder: Embedder, text: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _known_vectors(index_dir: Path, previous_id: str) -> dict[str, np.ndarray]:
-    """Text hash → vector of everything the previous build embedded (chunks and sentences)."""
-    manifest = store.read_manifest(index_dir, previous_id)
-    folder = store.build_dir(index_dir, previous_id)
-    known = dict(zip(manifest.get("text_hashes", []), np.load(folder / "vectors.npy")))
-    if manifest.get("sentence_hashes") and (folder / "sentence_vectors.npy").exists():
-        known.update(zip(manifest["sentence_hashes"], np.load(folder / "sentence_vectors.npy")))
+def _known_vectors(index_dir: Path, previous: Manifest | None) -> dict[str, np.ndarray]:
+    """Text hash → vector of everything an intact earlier build embedded (chunks and sentences)."""
+    if previous is None:
+        return {}
+    folder = store.build_dir(index_dir, previous.build_id)
+    known = dict(zip(previous.text_hashes, np.load(folder / "vectors.npy")))
+    known.update(zip(previous.sentence_hashes, np.load(folder / "sentence_vectors.npy")))
     return known
 
 
 def _vectors(texts: list[str], embedder: Embedder, known: dict[str, np.ndarray], progress: bool):
-    """Embed only the texts the previous build did not already have (same model, same text)."""
+    """Embed only the texts an earlier build did not already have (same model, same text)."""
     hashes = [_text_hash(embedder, t) for t in texts]
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
@@ -233,76 +270,54 @@ def _vectors(texts: list[str], embedder: Embedder, known: dict[str, np.ndarray],
 
 
 def add_bulletins(
-    settings: Settings, embedder: Embedder, paths: list[Path], label: str | None = None, *, progress: bool = False
+    settings: Settings,
+    embedder: Embedder,
+    paths: list[Path],
+    label: str | None = None,
+    *,
+    replace_id: str | None = None,
+    origin: str | None = None,
+    progress: bool = False,
+    wait: float = 0,
+    parsed: dict[str, Issue] | None = None,
 ) -> tuple[list[Issue], BuildResult]:
-    """Check each file parses, copy it into the seeds directory, then update the index.
-
-    A file that does not parse changes nothing. The same content already in the seeds (by hash,
-    whatever the name) is skipped.
-    """
-    existing = {sha256_of(p): p.name for p in bulletin_files(settings.seeds_dir)}
-    parsed: list[tuple[Path, Issue]] = []
-    for path in paths:
-        if not path.is_file():
-            raise BadBulletin(f"{path}：文件不存在")
-        digest = sha256_of(path)
-        if digest in existing:
-            log.info("%s: same content as %s, already added", path.name, existing[digest])
-            continue
-        parsed.append((path, read_issue(path, label, progress=progress)))
-        existing[digest] = path.name
-    for path, _issue in parsed:
-        target = settings.seeds_dir / path.name
-        if target.exists():
-            raise BadBulletin(f"{path.name}：{settings.seeds_dir} 中已有同名的另一个文件")
+    """Add bulletin files to the seeds and the index as one transaction; returns the new issues as
+    indexed. A file that does not parse, or whose issue id is taken (IssueTaken; see `replace_id`),
+    changes nothing; content already in the seeds (by hash, whatever the name) is skipped. `parsed`
+    (sha256 → issue) gives files already read, e.g. by qa.vet, so they are not read again."""
     started = time.perf_counter()
-    lock = _build_lock(settings)
-    labels_before = read_labels(settings.seeds_dir)
-    copied: list[Path] = []
-    try:
-        for path, _issue in parsed:
-            shutil.copyfile(path, settings.seeds_dir / path.name)
-            copied.append(settings.seeds_dir / path.name)
-            if label:
-                write_label(settings.seeds_dir, path.name, label)
-        result, indexed = _build_locked(settings, embedder, False, progress, started)
-    except BaseException:
-        for target in copied:  # the index did not change, so neither do the seeds
-            target.unlink(missing_ok=True)
-            if target.name not in labels_before and label:
-                forget_label(settings.seeds_dir, target.name)
-        raise
-    finally:
-        lock.release()
-    added = {path.name for path, _ in parsed}
-    return [issue for issue in indexed if issue.source in added], result
+    with build_lock(settings, wait):
+        change = transaction.begin_add(settings.seeds_dir, paths, label=label, replace_id=replace_id, origin=origin,
+                                       progress=progress, parsed=parsed)
+        if change is None:
+            result, _, _ = _build(settings, embedder, seeds.listing(settings.seeds_dir), False, progress)
+            return [], replace(result, seconds=time.perf_counter() - started)
+        result, indexed = _in_transaction(settings, embedder, change, progress)
+    added = {c.name for c in change.adds}
+    return [issue for issue in indexed if issue.source in added], replace(result, seconds=time.perf_counter() - started)
 
 
 def remove_issue(settings: Settings, embedder: Embedder, issue_id: str) -> tuple[str, BuildResult]:
-    """Delete an issue's bulletin file from the seeds directory and rebuild without it."""
-    from .errors import NotFound
-
-    issues = load_corpus(settings.seeds_dir)
-    issue = next((i for i in issues if i.id == issue_id), None)
-    if issue is None:
-        known = ", ".join(i.id for i in issues)
-        raise NotFound(f"没有这一期：{issue_id}（现有：{known}）")
-    if len(issues) == 1:
-        raise BadBulletin(f"{issue_id} 是唯一的一期，索引不能为空")
+    """Take an issue's bulletin file out of the seeds and the index, as one transaction."""
     started = time.perf_counter()
-    lock = _build_lock(settings)
-    source = settings.seeds_dir / issue.source
-    kept = source.read_bytes()
-    label = read_labels(settings.seeds_dir).get(issue.source)
+    with build_lock(settings):
+        change = transaction.begin_remove(settings.seeds_dir, issue_id)
+        result, _ = _in_transaction(settings, embedder, change, False)
+    return change.removes[0].name, replace(result, seconds=time.perf_counter() - started)
+
+
+def _in_transaction(settings: Settings, embedder: Embedder, change: transaction.Transaction, progress: bool):
+    """Build the folder as `change` leaves it; commit once that build is in use, else roll back."""
+    prepared: list[transaction.Transaction] = [change]
     try:
-        source.unlink()
-        forget_label(settings.seeds_dir, issue.source)
-        result, _ = _build_locked(settings, embedder, False, False, started)
+        result, indexed, _ = _build(settings, embedder, change.listing(), False, progress,
+                                    before_switch=lambda build_id: prepared.append(change.prepared(build_id)))
     except BaseException:
-        source.write_bytes(kept)
-        if label:
-            write_label(settings.seeds_dir, issue.source, label)
+        prepared[-1].settle(store.current_build_id(settings.index_dir))
         raise
-    finally:
-        lock.release()
-    return issue.source, result
+    try:
+        prepared[-1].commit()
+    except OSError as exc:
+        raise StorageError.of(exc, f"简报目录 {settings.seeds_dir}",
+                              "新的索引已在使用，下一个 qa 命令会把这次改动补记到简报目录") from None
+    return result, indexed

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .config import Settings
-from .errors import QAError
+from .errors import QAError, StorageError
 
 _PATH = click.Path(path_type=Path)
 EXIT_NOT_FOUND = 1
@@ -84,8 +84,8 @@ def run(action):
         return action()
     except QAError as exc:
         raise Failure(exc.message) from None
-    except OSError as exc:  # e.g. a read-only index directory
-        raise Failure(f"{exc.filename or ''} {exc.strerror or exc}".strip()) from None
+    except OSError as exc:  # a directory that cannot be read or written, wherever it was met
+        raise Failure(StorageError.of(exc, "文件或目录").message) from None
     except KeyboardInterrupt:
         raise click.Abort() from None
 
@@ -132,18 +132,23 @@ def build(obj: _Context, force):
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=_PATH)
 @click.option("--label", help="期次标签，如 2024年第3期；用于页眉没有印期号的文件。")
+@click.option("--replace", "replace_id", metavar="ISSUE_ID",
+              help="用这个文件替换已有的一期（期次 id，如 2022-10）；不加时，期号已被占用的文件会被拒绝。")
 @click.pass_obj
-def add(obj: _Context, files, label):
+def add(obj: _Context, files, label, replace_id):
     """加入简报文件（.txt .md .pdf .docx；扫描件和 .png/.jpg 页面图片经 OCR 识别），只嵌入新的段落。"""
     from .build import add_bulletins
 
-    issues, result = run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label, progress=True))
+    issues, result = run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label,
+                                               replace_id=replace_id, origin="qa add", progress=True))
     if not issues:
         click.echo("没有新内容：索引中已有相同的简报。")
     for issue in issues:
         recognised = [a.ocr_confidence for a in issue.articles if a.ocr_confidence is not None]
         ocr = f"，经 OCR 识别（置信度 {min(recognised):.2f}–{max(recognised):.2f}）" if recognised else ""
-        click.echo(f"已加入 {issue.label}（{issue.source}，期次 id {issue.id}）：{len(issue.articles)} 篇文章{ocr}")
+        replacing = f"，替换了原来的 {replace_id}" if replace_id else ""
+        click.echo(f"已加入 {issue.label}（{issue.source}，期次 id {issue.id}）：{len(issue.articles)} 篇文章{ocr}"
+                   f"{replacing}")
     if issues:
         click.echo(f"索引 {result.build_id}：{result.chunks} 个段落（新嵌入 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
 
@@ -211,9 +216,11 @@ def _answer(settings: Settings, url: str | None, request):
 def issues(obj: _Context):
     """列出已收录的各期简报及其文章数（最新的在前）。"""
     from .cli_output import issue_table
-    from .index import load_snapshot
+    from .index import load_best
 
-    snapshot = run(lambda: load_snapshot(obj.settings.index_dir))
+    snapshot, problem = run(lambda: load_best(obj.settings.index_dir))
+    if problem is not None:
+        click.echo(f"注意：{problem.message}；下面列出的是索引 {snapshot.build_id}", err=True)
     click.echo(issue_table(snapshot.issues))
 
 

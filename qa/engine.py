@@ -13,8 +13,8 @@ from typing import Protocol, Sequence
 from .config import Settings
 from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .embed import Embedder, load_embedder, runtime_of
-from .errors import NotFound
-from .index import Snapshot, current_build_id, load_snapshot
+from .errors import NotFound, QAError, shown
+from .index import Snapshot, current_build_id, load_best, load_snapshot
 from .reader import Weights, load_weights, read
 from .reader.question import parse_question, resolve_follow_up
 from .retrieve import QueryEncoder, candidates, search
@@ -51,6 +51,7 @@ class Status:
     built_at: str
     sentences: int = 0
     reader: str = ""  # the version of the reader's trained weights answering
+    problem: str | None = None  # why the build CURRENT names is not the one served, if it is not
 
 
 class Engine(Protocol):
@@ -92,32 +93,50 @@ class BulletinEngine:
         self._weights = weights
         self.encode = QueryEncoder(embedder)
         self._snapshot: Snapshot | None = None
+        self._failed: dict[str, QAError] = {}  # builds that could not be loaded: never retried
         self._lock = threading.Lock()
 
     def snapshot(self, wait: bool = False) -> Snapshot:
         """The loaded build, switched first if CURRENT now names another one.
 
         One request loads the new build; others meanwhile keep answering from the old one,
-        unless they `wait` (a request for an issue or article only the new build has)."""
+        unless they `wait` (a request for an issue or article only the new build has). A build that
+        fails its checks is remembered and not tried again: the engine keeps the build it has, or
+        falls back to the newest good one, and raises only when there is none."""
         wanted = current_build_id(self.settings.index_dir)
         loaded = self._snapshot
-        if loaded is not None and (wanted is None or wanted == loaded.build_id):
+        if loaded is not None and (wanted is None or wanted == loaded.build_id or wanted in self._failed):
             return loaded
+        if loaded is None and wanted in self._failed:
+            raise self._failed[wanted]
         if not self._lock.acquire(blocking=loaded is None or wait):
             return loaded
         try:
-            if self._snapshot is None or self._snapshot.build_id != wanted:
-                try:
-                    self._snapshot = load_snapshot(self.settings.index_dir, self.embedder.name,
-                                                   runtime_of(self.embedder))
-                    log.info("serving build %s", self._snapshot.build_id)
-                except Exception:
-                    if self._snapshot is None:
-                        raise
-                    log.exception("could not load build %s; still serving %s", wanted, self._snapshot.build_id)
+            if self._snapshot is None or (self._snapshot.build_id != wanted and wanted not in self._failed):
+                self._load(wanted)
             return self._snapshot
         finally:
             self._lock.release()
+
+    def _load(self, wanted: str | None) -> None:
+        runtime = runtime_of(self.embedder)
+        try:
+            if self._snapshot is not None:  # a good build is being served: it stays if the new one fails
+                snapshot, problem = load_snapshot(self.settings.index_dir, self.embedder.name, runtime), None
+            else:
+                snapshot, problem = load_best(self.settings.index_dir, self.embedder.name, runtime)
+        except QAError as exc:
+            if wanted is not None:
+                self._failed[wanted] = exc
+            if self._snapshot is None:
+                raise  # the caller says why (503, or one line from qa serve)
+            log.error("build %s cannot be served, still serving %s: %s", wanted, self._snapshot.build_id, exc.message)
+            return
+        if problem is not None and wanted is not None:
+            self._failed[wanted] = problem
+            log.error("build %s cannot be served, serving %s instead: %s", wanted, snapshot.build_id, problem.message)
+        self._snapshot = snapshot
+        log.info("serving build %s", snapshot.build_id)
 
     @property
     def weights(self) -> Weights:
@@ -139,7 +158,7 @@ class BulletinEngine:
         if issue_id is not None and snapshot.issue(issue_id) is None:
             snapshot = self.snapshot(wait=True)
             if snapshot.issue(issue_id) is None:
-                raise NotFound(f"没有这一期：{issue_id}")
+                raise NotFound(f"没有这一期：{shown(issue_id)}")
         asked = question.strip()
         text = resolve_follow_up(asked, [turn.question for turn in history], snapshot.tokenizer)
         parsed, hits, found = self.prepare(text, mode=mode, issue_id=issue_id, snapshot=snapshot)
@@ -156,7 +175,7 @@ class BulletinEngine:
             snapshot = self.snapshot(wait=True)
         article = snapshot.articles.get(article_id)
         if article is None:
-            raise NotFound(f"没有这篇文章：{article_id}")
+            raise NotFound(f"没有这篇文章：{shown(article_id)}")
         return snapshot.issue(article.issue_id), article
 
     def related_articles(self, article_id: str) -> list[tuple[Issue, Article]]:
@@ -168,9 +187,9 @@ class BulletinEngine:
         snapshot = self.snapshot()
         issue = snapshot.issue(issue_id)
         if issue is None:
-            raise NotFound(f"没有这一期：{issue_id[:40]}")
+            raise NotFound(f"没有这一期：{shown(issue_id)}")
         path = self.settings.seeds_dir / issue.source
-        indexed = snapshot.manifest.get("sources", {}).get(issue.source)
+        indexed = snapshot.manifest.sources.get(issue.source)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
@@ -181,16 +200,18 @@ class BulletinEngine:
 
     def status(self) -> Status:
         snapshot = self.snapshot()
-        counts = snapshot.manifest["counts"]
+        wanted = current_build_id(self.settings.index_dir)
+        problem = self._failed.get(wanted) if wanted not in (None, snapshot.build_id) else None
         return Status(
             build_id=snapshot.build_id,
-            model=snapshot.manifest["model"],
-            issues=counts["issues"],
-            articles=counts["articles"],
-            chunks=counts["chunks"],
-            built_at=snapshot.manifest["built_at"],
-            sentences=counts.get("sentences", 0),
+            model=snapshot.manifest.model,
+            issues=len(snapshot.issues),
+            articles=len(snapshot.articles),
+            chunks=len(snapshot.chunks),
+            built_at=snapshot.manifest.built_at,
+            sentences=len(snapshot.evidence.sentences),
             reader=self.weights.version,
+            problem=None if problem is None else f"正在使用 {snapshot.build_id}：{problem.message}",
         )
 
 

@@ -126,3 +126,40 @@ class ServerUnreachable(QAError):
     code = "server_unreachable"
     http_status = 502
     example = "http://127.0.0.1:8000 没有应答"
+class IndexDamaged(QAError):
+    """A build on disk is incomplete or corrupt (a file missing, changed, or the counts disagree)."""
+
+    code = "index_damaged"
+    http_status = 503
+    example = "索引 20261201T101500000000Z 已损坏：chunks.jsonl 有 69942 字节，清单记录的是 90042；请运行 qa build --force"
+
+
+class IssueTaken(QAError):
+    """A new bulletin's issue id belongs to an issue already in the seeds."""
+
+    code = "issue_taken"
+    http_status = 409
+    example = "2022年第10期（期次 id 2022-10）已在索引中（000_dac0edc6142bea7e.txt）；如要替换这一期，请指明替换 2022-10"
+
+
+class StorageError(QAError):
+    """The seeds or index directory cannot be written (read-only, full, permissions)."""
+
+    code = "storage_unavailable"
+    http_status = 503
+    example = "无法写入索引目录：No space left on device；没有任何改动"
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason  # the operating system's words ("No space left on device"), for clients
+
+    @classmethod
+    def of(cls, exc: OSError, what: str, outcome: str = "没有任何改动") -> "StorageError":
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        where = f"（{exc.filename}）" if exc.filename else ""
+        return cls(f"无法写入{what}：{reason}{where}；{outcome}", reason)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A client-supplied value as it may appear in a message: at most `limit` characters."""
+    return value if len(value) <= limit else value[:limit] + "…"

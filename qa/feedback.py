@@ -5,36 +5,17 @@ so that real corrections can become training data after a person has checked the
 from __future__ import annotations
 
 import sqlite3
-import threading
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
-DB_FILE = "qa.sqlite3"
-"""The service's database in the index directory (WAL mode); the feedback table lives there."""
-SCHEMA_VERSION = 1
+from . import store
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    verdict TEXT NOT NULL CHECK (verdict IN ('useful', 'wrong')),
-    question TEXT NOT NULL,
-    resolved_question TEXT,
-    answer TEXT,
-    article_id TEXT,
-    article_title TEXT,
-    source TEXT,
-    answer_start INTEGER,
-    answer_end INTEGER,
-    confidence REAL,
-    build_id TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
-"""
+DB_FILE = store.DB_FILE
+"""The service's database in the index directory (qa.store, WAL mode); the feedback table lives there."""
+
 _COLUMNS = ("created_at", "verdict", "question", "resolved_question", "answer", "article_id", "article_title",
             "source", "answer_start", "answer_end", "confidence", "build_id", "note")
 
@@ -69,20 +50,9 @@ class FeedbackStore:
 
     def __init__(self, path: Path):
         self.path = path
-        self._ready = False
-        self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10)
-        if not self._ready:
-            with self._lock:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(_SCHEMA)
-                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._ready = True
-        return connection
+        return store.connect(self.path.parent)
 
     def add(self, feedback: Feedback) -> Feedback:
         stored = Feedback(**{**asdict(feedback), "created_at": feedback.created_at or _now(), "id": None})

@@ -4,7 +4,10 @@ index/
   CURRENT                 name of the build in use (switched atomically)
   builds/<build id>/      faiss.index, vectors.npy, keyword/, chunks.jsonl, articles.jsonl,
                           issues.jsonl, userdict.txt, sentences.jsonl, sentence_vectors.npy,
-                          contexts.jsonl, terms.json, related.json, manifest.json (written last)
+                          contexts.jsonl, terms.json, related.json, manifest.json (written last,
+                          lists every other file with its size and sha256)
+
+A build is only loaded once its files match its manifest and its counts agree (qa.manifest).
 """
 
 from __future__ import annotations
@@ -21,20 +24,24 @@ import bm25s
 import faiss
 import numpy as np
 
-from .embed import TORCH_FP32, runtimes_interchangeable
-from .errors import IndexMismatch, IndexNotReady
+from . import manifest as manifests
+from .embed import runtimes_interchangeable
+from .errors import IndexDamaged, IndexMismatch, IndexNotReady, QAError
 from .keywords import KeywordTokenizer
-from .labels import display_order
+from .manifest import FORMAT_VERSION, Manifest
 from .related import RELATED_FILE, related_articles
 from .schema import Article, Chunk, Issue, Period
+from .seeds import display_order
 from .sentences import ArticleContext, Sentence, TermStats
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself and prints to our console
+log = logging.getLogger(__name__)
 # A search over a few thousand vectors takes microseconds; waking OpenMP's second thread for it took ~8 ms per
 # question on 2 cores (and more with requests in parallel). Requests run side by side on their own threads.
 faiss.omp_set_num_threads(1)
 
-FORMAT_VERSION = 2  # 2: evidence units (sentences, their vectors, contexts, term statistics)
+__all__ = ["FORMAT_VERSION", "Snapshot", "current_build_id", "load_snapshot", "load_best", "write_build"]
+
 POINTER = "CURRENT"
 BUILDS = "builds"
 TEMP_PREFIX = ".tmp-"
@@ -55,7 +62,7 @@ class Snapshot:
     """Everything one build needs to answer questions, loaded in memory."""
 
     build_id: str
-    manifest: dict
+    manifest: Manifest
     issues: tuple[Issue, ...]
     articles: dict[str, Article]
     chunks: tuple[Chunk, ...]
@@ -89,8 +96,22 @@ def build_dir(index_dir: Path, build_id: str) -> Path:
     return index_dir / BUILDS / build_id
 
 
-def read_manifest(index_dir: Path, build_id: str) -> dict:
-    return json.loads((build_dir(index_dir, build_id) / "manifest.json").read_text(encoding="utf-8"))
+def finished_builds(index_dir: Path) -> list[str]:
+    """Ids of the finished build directories, oldest first (ids sort by build time)."""
+    builds = index_dir / BUILDS
+    if not builds.is_dir():
+        return []
+    return sorted(p.name for p in builds.iterdir() if p.is_dir() and not p.name.startswith(TEMP_PREFIX))
+
+
+def verified_manifest(index_dir: Path, build_id: str) -> Manifest:
+    """The manifest of a build whose files all match it; IndexDamaged or IndexMismatch otherwise."""
+    folder = build_dir(index_dir, build_id)
+    if not folder.is_dir():
+        raise IndexNotReady(f"{index_dir / POINTER} 指向的索引 {build_id} 不存在：请运行 qa build")
+    manifest = manifests.read_manifest(folder)
+    manifests.check(folder, manifest)
+    return manifest
 
 
 def dense_index(vectors: np.ndarray) -> faiss.Index:
@@ -103,24 +124,25 @@ def dense_index(vectors: np.ndarray) -> faiss.Index:
 
 def write_build(
     index_dir: Path,
-    build_id: str,
-    manifest: dict,
+    manifest: Manifest,
     issues: list[Issue],
     chunks: list[Chunk],
     vectors: np.ndarray,
     tokenizer: KeywordTokenizer,
     evidence: Evidence,
     caches: dict[str, object] | None = None,
-) -> Path:
-    """Write a complete build into a temp directory, then rename it into place. Manifest last.
+) -> Manifest:
+    """Write a complete build into a temp directory, then rename it into place. The manifest is
+    written last, with the counts and every file's size and sha256; it is returned as written.
 
     `caches`: JSON files of work the next build may reuse (read_cache); never needed to answer."""
-    temp = index_dir / BUILDS / f"{TEMP_PREFIX}{build_id}"
+    temp = index_dir / BUILDS / f"{TEMP_PREFIX}{manifest.build_id}"
     temp.mkdir(parents=True)
     for name, content in (caches or {}).items():
         _write_json(temp / name, content)
     np.save(temp / "vectors.npy", vectors)
-    faiss.write_index(dense_index(vectors), str(temp / "faiss.index"))
+    dense = dense_index(vectors)
+    faiss.write_index(dense, str(temp / "faiss.index"))
     keyword = bm25s.BM25()
     keyword.index([tokenizer.tokens(chunk.text) or [""] for chunk in chunks], show_progress=False)
     keyword.save(str(temp / "keyword"), show_progress=False)
@@ -133,10 +155,39 @@ def write_build(
     _write_jsonl(temp / "contexts.jsonl", (asdict(c) for c in evidence.contexts.values()))
     _write_json(temp / "terms.json", asdict(evidence.stats))
     _write_json(temp / RELATED_FILE, related_articles([a for i in issues for a in i.articles], chunks, vectors))
-    _write_json(temp / "manifest.json", manifest)
-    final = build_dir(index_dir, build_id)
-    os.replace(temp, final)
-    return final
+    counts = {
+        "issues": len(issues),
+        "articles": sum(len(i.articles) for i in issues),
+        **_measured(chunks, vectors, dense, keyword, evidence),
+    }
+    written = manifest.with_contents(counts.items(), manifests.file_records(temp))
+    manifests.write_manifest(temp, written)
+    _fsync_tree(temp)
+    os.replace(temp, build_dir(index_dir, manifest.build_id))
+    return written
+
+
+def _measured(chunks, vectors: np.ndarray, dense: faiss.Index, keyword: bm25s.BM25, evidence: Evidence) -> dict:
+    """The counts every build must agree on (manifest.SAME_COUNTS), measured on the loaded parts."""
+    return {
+        "chunks": len(chunks),
+        "vectors": int(vectors.shape[0]),
+        "dense": int(dense.ntotal),
+        "keyword": int(keyword.scores["num_docs"]),
+        "sentences": len(evidence.sentences),
+        "sentence_vectors": int(evidence.vectors.shape[0]),
+    }
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush the build's files before it is renamed into place: a power cut leaves whole files or none."""
+    for path in [*folder.rglob("*"), folder]:
+        if path.is_file() or path == folder:
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
 
 
 def read_cache(index_dir: Path, build_id: str, name: str) -> dict:
@@ -158,47 +209,63 @@ def switch_to(index_dir: Path, build_id: str) -> None:
 
 
 def clean_up(index_dir: Path, keep: int) -> None:
-    """Remove temp builds left by crashed runs and all but the newest `keep` finished builds."""
+    """Remove temp builds left by crashed runs, damaged builds, and all but the newest `keep` intact
+    finished builds. The current build always stays."""
     builds = index_dir / BUILDS
     if not builds.exists():
         return
     current = current_build_id(index_dir)
-    finished = sorted(p for p in builds.iterdir() if not p.name.startswith(TEMP_PREFIX))
     for path in builds.iterdir():
         if path.name.startswith(TEMP_PREFIX):
             shutil.rmtree(path, ignore_errors=True)
-    for path in finished[:-keep] if keep > 0 else finished:
-        if path.name != current:
-            shutil.rmtree(path, ignore_errors=True)
+    intact = []
+    for build_id in finished_builds(index_dir):
+        try:
+            verified_manifest(index_dir, build_id)
+            intact.append(build_id)
+        except QAError as exc:
+            if build_id != current:
+                log.warning("removing build %s: %s", build_id, exc.message)
+                shutil.rmtree(build_dir(index_dir, build_id), ignore_errors=True)
+    for build_id in intact[:-keep] if keep > 0 else intact:
+        if build_id != current:
+            shutil.rmtree(build_dir(index_dir, build_id), ignore_errors=True)
 
 
-def load_snapshot(index_dir: Path, model_name: str | None = None, runtime: str | None = None) -> Snapshot:
-    """Load the current build; IndexNotReady if none, IndexMismatch if built another way.
+def load_snapshot(
+    index_dir: Path, model_name: str | None = None, runtime: str | None = None, build_id: str | None = None
+) -> Snapshot:
+    """Load and check a build (by default the current one).
 
-    `runtime` is what will embed the questions; the build's vectors must come from the same runtime or an
-    interchangeable one (qa.embed.INTERCHANGEABLE_RUNTIMES). Builds from before runtimes were recorded used torch.
-    """
-    build_id = current_build_id(index_dir)
-    if build_id is None or not (build_dir(index_dir, build_id) / "manifest.json").exists():
+    IndexNotReady if there is none, IndexMismatch if it was built another way, IndexDamaged if a
+    file does not match the manifest or the counts disagree. `runtime` is what will embed the
+    questions; the build's vectors must come from the same runtime or an interchangeable one
+    (qa.embed.INTERCHANGEABLE_RUNTIMES)."""
+    build_id = build_id or current_build_id(index_dir)
+    if build_id is None:
         raise IndexNotReady(f"{index_dir} 中还没有索引：请先运行 qa build")
-    manifest = read_manifest(index_dir, build_id)
-    if manifest.get("format") != FORMAT_VERSION:
+    manifest = verified_manifest(index_dir, build_id)
+    if model_name is not None and manifest.model != model_name:
         raise IndexMismatch(
-            f"索引 {build_id} 的格式版本是 {manifest.get('format')}，本程序读取版本 {FORMAT_VERSION}："
-            "请运行 qa build --force"
-        )
-    if model_name is not None and manifest.get("model") != model_name:
-        raise IndexMismatch(
-            f"索引 {build_id} 用模型 {manifest.get('model')!r} 构建，不是 {model_name!r}："
+            f"索引 {build_id} 用模型 {manifest.model!r} 构建，不是 {model_name!r}："
             "请运行 qa build --force（或把 QA_EMBED_MODEL 设为构建时的模型）"
         )
-    built_by = manifest.get("runtime", TORCH_FP32)
-    if runtime is not None and not runtimes_interchangeable(built_by, runtime):
+    if runtime is not None and not runtimes_interchangeable(manifest.runtime, runtime):
         raise IndexMismatch(
-            f"index {build_id} holds vectors made by {built_by}, which questions embedded by {runtime} cannot be "
-            "compared with: run `qa build --force` (or set QA_EMBED_RUNTIME to the runtime it was built with)"
+            f"索引 {build_id} 的向量由 {manifest.runtime} 计算，无法与 {runtime} 计算的问题向量比较："
+            "请运行 qa build --force（或把 QA_EMBED_RUNTIME 设为构建时的运行时）"
         )
-    folder = build_dir(index_dir, build_id)
+    try:
+        snapshot = _read_snapshot(build_dir(index_dir, build_id), manifest)
+    except Exception as exc:  # files that match their hashes but do not load: written by a broken build
+        raise manifests.damaged(build_id, [f"无法载入（{type(exc).__name__}: {exc}）"]) from exc
+    problems = manifests.count_problems(manifest, _snapshot_counts(snapshot))
+    if problems:
+        raise manifests.damaged(build_id, problems)
+    return snapshot
+
+
+def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]
     by_issue: dict[str, list[Article]] = {}
     for article in articles:
@@ -208,7 +275,7 @@ def load_snapshot(index_dir: Path, model_name: str | None = None, runtime: str |
     ))
     user_terms = (folder / "userdict.txt").read_text(encoding="utf-8").splitlines()
     return Snapshot(
-        build_id=build_id,
+        build_id=folder.name,
         manifest=manifest,
         issues=issues,
         articles={a.id: a for a in articles},
@@ -220,6 +287,36 @@ def load_snapshot(index_dir: Path, model_name: str | None = None, runtime: str |
         evidence=_read_evidence(folder),
         related=_read_related(folder / RELATED_FILE),
     )
+
+
+def _snapshot_counts(snapshot: Snapshot) -> dict[str, int]:
+    return {
+        "issues": len(snapshot.issues),
+        "articles": len(snapshot.articles),
+        **_measured(snapshot.chunks, snapshot.vectors, snapshot.dense, snapshot.keyword, snapshot.evidence),
+    }
+
+
+def load_best(
+    index_dir: Path, model_name: str | None = None, runtime: str | None = None
+) -> tuple[Snapshot, QAError | None]:
+    """The current build, or if it cannot be served the newest build that can, with the reason the
+    current one was passed over (None when it is served). Raises the current build's error when no
+    build can be served."""
+    current = current_build_id(index_dir)
+    try:
+        return load_snapshot(index_dir, model_name, runtime), None
+    except (IndexDamaged, IndexMismatch, IndexNotReady) as problem:
+        if current is None:
+            raise
+        for build_id in reversed(finished_builds(index_dir)):
+            if build_id == current:
+                continue
+            try:
+                return load_snapshot(index_dir, model_name, runtime, build_id), problem
+            except (IndexDamaged, IndexMismatch, IndexNotReady) as exc:
+                log.info("build %s cannot be served either: %s", build_id, exc.message)
+        raise problem from None
 
 
 def _sentence_row(sentence: Sentence) -> dict:
@@ -249,9 +346,6 @@ def _read_evidence(folder: Path) -> Evidence:
 
 
 def _read_related(path: Path) -> dict[str, tuple[str, ...]]:
-    """Builds made before related.json existed simply have no related articles."""
-    if not path.exists():
-        return {}
     rows = json.loads(path.read_text(encoding="utf-8"))
     return {article_id: tuple(other for other, _score in others) for article_id, others in rows.items()}
 

@@ -229,9 +229,9 @@ def make_seeds(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for path in FIXTURE_DATA.glob("*.*"):
         _shutil.copyfile(path, directory / path.name)
-    from qa.labels import write_label
+    from qa.seeds import set_label
 
-    write_label(directory, "baihe-undated.md", "2023年增刊")
+    set_label(directory, "baihe-undated.md", "2023年增刊")
     return directory
 
 

@@ -133,3 +133,20 @@ def make_docx(
             for cell, text in zip(row_cells.cells, row_texts):
                 cell.text = text
     document.save(str(path))
+
+
+def make_docx_bomb(path: Path, unpacked_bytes: int, paragraph: str = "<w:p><w:r><w:t>x</w:t></w:r></w:p>") -> None:
+    """A valid .docx whose word/document.xml is padded with `unpacked_bytes` of one repeated paragraph:
+    a few dozen KB on disk that would unpack (and parse, paragraph by paragraph) far beyond that."""
+    import io
+    import zipfile
+
+    template = io.BytesIO()
+    docx.Document().save(template)
+    with zipfile.ZipFile(io.BytesIO(template.getvalue())) as source, zipfile.ZipFile(path, "w") as bomb:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            if entry.filename == "word/document.xml":
+                padding = paragraph * (unpacked_bytes // len(paragraph))
+                data = data.decode("utf-8").replace("<w:body>", "<w:body>" + padding, 1).encode("utf-8")
+            bomb.writestr(entry.filename, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)

@@ -3,11 +3,16 @@ chosen stage (so it can be killed or raced midway), and a new bulletin to add.""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
+import requests
 
 from qa.config import Settings
 
@@ -70,7 +75,7 @@ def run_qa(settings: Settings, *args: str, timeout: float = 120) -> subprocess.C
 # the build has reached that stage and can kill it or race it there. Patched in this process only.
 _PAUSING_BUILD = """
 import os, sys, time
-import qa.embed, qa.index
+import qa.embed, qa.index, qa.transaction
 
 def pause():
     open(os.environ["QA_TEST_MARKER"], "w").close()
@@ -89,6 +94,12 @@ elif stage == "write":  # inside write_build: the .tmp- directory exists and is 
         pause()
         return write_jsonl(path, rows)
     qa.index._write_jsonl = slow_write
+elif stage == "commit":  # the build with the change is in use; the seeds do not have it yet
+    commit = qa.transaction.Transaction.commit
+    def slow_commit(self):
+        pause()
+        return commit(self)
+    qa.transaction.Transaction.commit = slow_commit
 else:
     raise SystemExit(f"unknown stage {stage}")
 
@@ -99,7 +110,7 @@ main()
 
 
 def start_paused_build(settings: Settings, stage: str, marker: Path, *args: str, pause: float = 120) -> subprocess.Popen:
-    """Start `qa ARGS` (e.g. "build", "--force") that pauses at `stage` ("embed" or "write")."""
+    """Start `qa ARGS` (e.g. "build", "--force") that pauses at `stage` ("embed", "write" or "commit")."""
     env = qa_env(settings, QA_TEST_MARKER=str(marker), QA_TEST_STAGE=stage, QA_TEST_PAUSE=str(pause))
     return subprocess.Popen(
         [sys.executable, "-c", _PAUSING_BUILD, *args],
@@ -128,3 +139,55 @@ def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
     process.communicate(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(settings: Settings, log_path: Path, **extra_env: str) -> tuple[subprocess.Popen, str]:
+    """`qa serve` on a free port, output to `log_path`; returns the process and its base URL once healthy
+    (or once it answers at all, when there is no index to be healthy about)."""
+    port = free_port()
+    with open(log_path, "w", encoding="utf-8") as server_log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=qa_env(settings, **extra_env), stdout=server_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited with {server.returncode}:\n{log_path.read_text()}")
+        try:
+            requests.get(f"{base_url}/healthz", timeout=2)
+            return server, base_url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    stop(server)
+    raise AssertionError(f"server did not answer within 60 s:\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def read_only(*paths: Path):
+    """Make directories (and everything in them) unwritable for real: chattr +i as root, chmod otherwise."""
+    if os.geteuid() == 0:
+        flag = subprocess.run(["chattr", "-R", "+i", *map(str, paths)], capture_output=True, text=True)
+        if flag.returncode != 0:
+            subprocess.run(["chattr", "-R", "-i", *map(str, paths)], capture_output=True)
+            pytest.skip(f"cannot make a directory read-only here: {flag.stderr.strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-R", "-i", *map(str, paths)], check=True)
+        return
+    modes = {p: p.stat().st_mode for path in paths for p in [path, *path.rglob("*")]}
+    for p in modes:
+        p.chmod(modes[p] & ~0o222)
+    try:
+        yield
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)

@@ -187,6 +187,35 @@ def test_bad_question_is_400(api_client, fake_engine, body):
     assert fake_engine.asked == []
 
 
+@pytest.mark.parametrize(
+    "turn, fragment",
+    [({"question": "问" * 80_000}, "history"), ({"question": "问" * 501}, "500"),
+     ({"question": "上一问", "answer": "答" * 2001}, "history.0.answer")],
+    ids=["80k-question", "501-chars", "long-answer"],
+)
+def test_history_turns_have_the_questions_limits(api_client, fake_engine, turn, fragment):
+    # Defect 1: an 80,000-character question in history was answered (4.8 s each; 8 such clients
+    # pushed everyone's p50 to 13 s). Now it is refused before the engine sees it.
+    body = json.dumps({"question": "那南京呢？", "history": [turn]}, ensure_ascii=False).encode()  # 240 KB: under the cap
+    error = assert_error(api_client.post("/api/ask", data=body, content_type="application/json"), 400, "bad_request")
+    assert fragment in error["message"]
+    assert fake_engine.asked == []
+
+
+def test_history_at_the_limits_is_accepted(api_client, fake_engine):
+    history = [{"question": "问" * 500, "answer": "答" * 2000}] * 10
+    response = ask(api_client, {"question": "那南京呢？", "history": history})
+    assert len(fake_engine.asked[0]["history"]) == 10  # it reached the engine
+    assert response.status_code == 200
+
+
+def test_the_history_limit_follows_the_question_limit(api_app_for, api_settings, fake_engine):
+    client = api_app_for(fake_engine, api_settings.with_(max_question_chars=10)).test_client()
+    assert assert_error(ask(client, {"question": "那南京呢？", "history": [{"question": "问" * 11}]}), 400, "bad_request")
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["HistoryTurn"]["properties"]["question"]["maxLength"] == 10
+
+
 def test_question_limit_comes_from_settings(api_app_for, api_settings, fake_engine):
     client = api_app_for(fake_engine, api_settings.with_(max_question_chars=10)).test_client()
     assert ask(client, {"question": "问" * 10}).status_code == 200
@@ -284,6 +313,15 @@ def test_unknown_article_is_404(api_client, path):
     assert_error(api_client.get(path), 404, "not_found")
 
 
+def test_404_messages_show_at_most_40_characters_of_the_id(built_client):
+    long_id = "2024-03/" + "x" * 5000
+    for response in (built_client.get(f"/api/articles/{long_id}"),
+                     ask(built_client, {"question": QUESTION, "issue": long_id}),
+                     built_client.get(f"/api/issues/{'x' * 5000}/file")):
+        error = assert_error(response, 404, "not_found")
+        assert len(error["message"]) < 60 and "…" in error["message"]
+
+
 def test_healthz_reports_the_build(api_client):
     response = api_client.get("/healthz")
     assert response.status_code == 200
@@ -297,6 +335,7 @@ def test_healthz_reports_the_build(api_client):
         "built_at": "2024-04-01T08:00:00+00:00",
         "sentences": 9,
         "reader": "reader-fake",
+        "problem": None,
     }
 
 
@@ -590,7 +629,9 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
     if dev:
         assert (server, options) == ("flask", {"host": "0.0.0.0", "port": 8123, "debug": True})
     else:
-        assert (server, options) == ("waitress", {"host": "0.0.0.0", "port": 8123, "threads": api_settings.serve_threads})
+        assert server == "waitress" and (options["host"], options["port"], options["threads"]) == ("0.0.0.0", 8123, api_settings.serve_threads)
+        assert options["channel_timeout"] == qa.http.app.WAITRESS["channel_timeout"]
+        assert 64 <= options["connection_limit"] <= qa.http.app.WAITRESS["connection_limit"]
         assert rest == ["run"]  # ready is said once the socket is bound, before serving
         assert not (api_settings.index_dir / "server.json").exists()  # its record goes when the server stops
     assert ready == ["http://0.0.0.0:8123/"]

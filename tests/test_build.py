@@ -19,10 +19,10 @@ from qa.build import add_bulletins, build, load_corpus, remove_issue
 from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
 from qa.corpus import read_issue
-from qa.labels import LABELS_FILE, write_label
+from qa.seeds import REGISTRY_FILE, set_label
 from qa.embed import FAKE_MODEL, FakeEmbedder
 from qa.engine import open_engine
-from qa.errors import BadBulletin, BuildLocked, IndexMismatch, IndexNotReady, NotFound
+from qa.errors import BadBulletin, BuildLocked, IndexDamaged, IndexMismatch, IndexNotReady, NotFound, StorageError
 from qa.keywords import KeywordTokenizer
 from qa.sentences import evidence_units, sentence_embedding_text
 from qa.index import FORMAT_VERSION, TEMP_PREFIX, clean_up, current_build_id, load_snapshot, switch_to
@@ -134,7 +134,9 @@ def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbui
     issues = _read_jsonl(folder / "issues.jsonl")
     sentences = _read_jsonl(folder / "sentences.jsonl")
     assert manifest["counts"] == {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
-                                  "sentences": len(sentences)}
+                                  "vectors": len(chunks), "dense": len(chunks), "keyword": len(chunks),
+                                  "sentences": len(sentences), "sentence_vectors": len(sentences)}
+    assert manifest["issue_ids"] == {"2024-03-yunshan.txt": "2024-03", "baihe-undated.md": "baihe-undated"}
     assert (len(issues), len(articles)) == (2, 4)
     assert (result.issues, result.articles, result.chunks) == (2, 4, len(chunks))
     assert result.embedded == len(chunks) + len(sentences)  # nothing to reuse the first time
@@ -174,16 +176,16 @@ def test_force_rebuilds_under_a_new_id(fresh_settings):
     assert load_snapshot(fresh_settings.index_dir).build_id == forced.build_id
 
 
-def test_a_changed_label_rebuilds_without_embedding_again(fresh_settings):
+def test_a_changed_label_rebuilds_without_embedding_again_and_the_id_stays(fresh_settings):
     first = current_build_id(fresh_settings.index_dir)
-    write_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年第99期")
+    set_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年第99期")
 
     result = build(fresh_settings, FakeEmbedder())
 
     assert result.changed and result.build_id != first
     assert result.embedded == 0  # same passages, same vectors
     issues = {issue.id: issue.label for issue in load_snapshot(fresh_settings.index_dir).issues}
-    assert issues == {"2024-03": "2024年第3期", "2023-99": "2023年第99期"}
+    assert issues == {"2024-03": "2024年第3期", "baihe-undated": "2023年第99期"}  # the id was given at the first build
 
 
 def test_a_changed_source_file_rebuilds_and_embeds_only_the_changed_passages(fresh_settings):
@@ -209,7 +211,7 @@ def test_another_model_rebuilds_and_embeds_everything(fresh_settings):
 
     assert result.changed and result.embedded == result.chunks + result.sentences
     manifest = load_snapshot(fresh_settings.index_dir, "fake-32").manifest
-    assert (manifest["model"], manifest["dimension"]) == ("fake-32", 32)
+    assert (manifest.model, manifest.dimension) == ("fake-32", 32)
 
 
 def test_load_corpus_gives_issues_with_unique_ids(tmp_path):
@@ -331,8 +333,8 @@ def test_add_with_a_label_names_a_headerless_issue_and_keeps_the_label(fresh_set
     added, _ = add_bulletins(fresh_settings, FakeEmbedder(), [headerless], label="2024年第9期")
 
     assert [(issue.id, issue.label) for issue in added] == [("2024-09", "2024年第9期")]
-    labels = json.loads((fresh_settings.seeds_dir / LABELS_FILE).read_text(encoding="utf-8"))
-    assert labels["songjiang-web.md"] == {"label": "2024年第9期"}
+    labels = json.loads((fresh_settings.seeds_dir / REGISTRY_FILE).read_text(encoding="utf-8"))
+    assert labels["songjiang-web.md"]["id"] == "2024-09" and labels["songjiang-web.md"]["label"] == "2024年第9期"
     assert load_snapshot(fresh_settings.index_dir).issue("2024-09").label == "2024年第9期"
     # The label outlives this build: a forced rebuild from the seeds still finds it.
     build(fresh_settings, FakeEmbedder(), force=True)
@@ -360,7 +362,7 @@ def test_remove_issue_drops_the_issue_and_its_chunks(fresh_settings):
 
     assert source == "baihe-undated.md"
     assert not (fresh_settings.seeds_dir / source).exists()
-    assert "baihe-undated.md" not in json.loads((fresh_settings.seeds_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    assert "baihe-undated.md" not in json.loads((fresh_settings.seeds_dir / REGISTRY_FILE).read_text(encoding="utf-8"))
     after = load_snapshot(fresh_settings.index_dir)
     assert after.build_id == result.build_id != before.build_id
     assert [issue.id for issue in after.issues] == ["2024-03"]
@@ -529,7 +531,7 @@ def test_a_build_failing_midway_leaves_the_old_build_serving(fresh_settings, mon
     if failure != "embedder":
         failure(monkeypatch)
 
-    with pytest.raises((OSError, RuntimeError)):
+    with pytest.raises((StorageError, RuntimeError)):  # a failed write is one readable StorageError
         build(fresh_settings, embedder, force=True)
 
     assert current_build_id(index_dir) == old_id
@@ -617,18 +619,19 @@ def test_engine_gives_related_articles_as_issue_and_article(fresh_settings):
     assert engine.related_articles("1999-01/01") == []
 
 
-def test_a_build_without_related_json_loads_with_no_related_articles(fresh_settings):
+def test_a_build_without_its_related_json_is_damaged(fresh_settings):
     build_id = current_build_id(fresh_settings.index_dir)
     (fresh_settings.index_dir / "builds" / build_id / "related.json").unlink()
-    assert load_snapshot(fresh_settings.index_dir).related == {}
+    with pytest.raises(IndexDamaged, match="缺少 related.json"):
+        load_snapshot(fresh_settings.index_dir)
 
 
 def test_an_issue_id_fixed_in_issues_json_replaces_the_derived_one(fresh_settings):
-    path = fresh_settings.seeds_dir / LABELS_FILE
+    path = fresh_settings.seeds_dir / REGISTRY_FILE
     entries = json.loads(path.read_text(encoding="utf-8"))
     entries["baihe-undated.md"]["id"] = "2023-s"
     path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-    write_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年增刊")  # keeps the id
+    set_label(fresh_settings.seeds_dir, "baihe-undated.md", "2023年增刊")  # keeps the id
     assert build(fresh_settings, FakeEmbedder()).changed
     issue = load_snapshot(fresh_settings.index_dir).issue("2023-s")
     assert issue is not None and issue.label == "2023年增刊"
@@ -641,7 +644,7 @@ def test_an_issue_id_fixed_in_issues_json_replaces_the_derived_one(fresh_setting
 
 
 def test_issues_are_shown_newest_first_with_undated_ones_last_in_file_order():
-    from qa.labels import display_order
+    from qa.seeds import display_order
     from qa.schema import Issue
 
     labels = ["2023年期号未注明·甲", "2023年第6期", "2022年第10期", "2023年第12期", "2023年期号未注明·乙", "2024年第1期"]

@@ -13,7 +13,8 @@ from qa.build import PLACES_CACHE, add_bulletins, build
 from qa.embed import ONNX_INT8, TORCH_FP32, FakeEmbedder
 from qa.engine import open_engine
 from qa.errors import IndexMismatch
-from qa.index import build_dir, current_build_id, load_snapshot, read_manifest
+from qa.index import build_dir, current_build_id, load_snapshot, verified_manifest
+from qa.manifest import Manifest
 
 from helpers_process import NEW_BULLETIN
 
@@ -45,21 +46,21 @@ class UndeclaredEmbedder:
         return self._inner.embed_query(text)
 
 
-def _manifest(settings) -> dict:
-    return read_manifest(settings.index_dir, current_build_id(settings.index_dir))
+def _manifest(settings) -> Manifest:
+    return verified_manifest(settings.index_dir, current_build_id(settings.index_dir))
 
 
 def test_the_manifest_names_the_runtime_that_made_the_vectors(fresh_settings):
-    assert _manifest(fresh_settings)["runtime"] == "fake"
+    assert _manifest(fresh_settings).runtime == "fake"
     build(fresh_settings, RuntimeEmbedder(ONNX_INT8), force=True)
-    assert _manifest(fresh_settings)["runtime"] == ONNX_INT8
+    assert _manifest(fresh_settings).runtime == ONNX_INT8
 
 
 def test_int8_and_fp32_builds_answer_each_others_questions(fresh_settings):
     build(fresh_settings, RuntimeEmbedder(ONNX_INT8), force=True)
-    assert load_snapshot(fresh_settings.index_dir, "fake-64", TORCH_FP32).manifest["runtime"] == ONNX_INT8
+    assert load_snapshot(fresh_settings.index_dir, "fake-64", TORCH_FP32).manifest.runtime == ONNX_INT8
     build(fresh_settings, RuntimeEmbedder(TORCH_FP32), force=True)
-    assert load_snapshot(fresh_settings.index_dir, "fake-64", ONNX_INT8).manifest["runtime"] == TORCH_FP32
+    assert load_snapshot(fresh_settings.index_dir, "fake-64", ONNX_INT8).manifest.runtime == TORCH_FP32
 
 
 def test_vectors_of_a_runtime_that_is_not_interchangeable_are_refused_with_what_to_run(fresh_settings):
@@ -71,16 +72,6 @@ def test_vectors_of_a_runtime_that_is_not_interchangeable_are_refused_with_what_
         open_engine(fresh_settings, RuntimeEmbedder(ONNX_INT8)).status()
 
 
-def test_a_build_from_before_runtimes_were_recorded_counts_as_torch(fresh_settings):
-    path = build_dir(fresh_settings.index_dir, current_build_id(fresh_settings.index_dir)) / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.pop("runtime")
-    path.write_text(json.dumps(manifest), encoding="utf-8")
-    assert load_snapshot(fresh_settings.index_dir, "fake-64", ONNX_INT8).build_id == manifest["build_id"]
-    with pytest.raises(IndexMismatch, match=TORCH_FP32):
-        load_snapshot(fresh_settings.index_dir, "fake-64", "fake")
-
-
 def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fresh_settings, tmp_path):
     int8 = RuntimeEmbedder(ONNX_INT8)
     first = build(fresh_settings, int8, force=True)
@@ -90,7 +81,7 @@ def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fres
     fp32 = RuntimeEmbedder(TORCH_FP32)
     _, added = add_bulletins(fresh_settings, fp32, [incoming])
     assert added.embedded == added.chunks + added.sentences == fp32.embedded  # nothing reused from the int8 build
-    assert _manifest(fresh_settings)["runtime"] == TORCH_FP32
+    assert _manifest(fresh_settings).runtime == TORCH_FP32
     same = RuntimeEmbedder(TORCH_FP32)
     assert build(fresh_settings, same, force=False).changed is False and same.embedded == 0
 
@@ -98,11 +89,11 @@ def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fres
 def test_an_embedder_that_declares_no_runtime_reuses_the_fake_models_vectors(fresh_settings, tmp_path):
     incoming = tmp_path / "incoming.md"
     incoming.write_text(NEW_BULLETIN, encoding="utf-8")
-    before = _manifest(fresh_settings)["counts"]
+    before = dict(_manifest(fresh_settings).counts)
     _, added = add_bulletins(fresh_settings, UndeclaredEmbedder(), [incoming])
     new_texts = added.chunks - before["chunks"] + added.sentences - before["sentences"]
     assert 0 < added.embedded == new_texts  # only the new issue's passages and sentences
-    assert _manifest(fresh_settings)["runtime"] == "unknown"
+    assert _manifest(fresh_settings).runtime == "unknown"
     assert open_engine(fresh_settings, FakeEmbedder()).status().chunks == added.chunks
 
 

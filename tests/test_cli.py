@@ -17,11 +17,11 @@ from qa.config import Settings
 from qa.embed import FAKE_MODEL
 
 from conftest import make_seeds
-from helpers_process import HEADERLESS_BULLETIN, NEW_ANSWER, NEW_QUESTION, QA_SCRIPT, qa_env, run_qa
+from helpers_process import HEADERLESS_BULLETIN, NEW_ANSWER, NEW_BULLETIN, NEW_QUESTION, QA_SCRIPT, qa_env, run_qa
 
 SUBCOMMAND_OPTIONS = {
     "build": ["--force"],
-    "add": ["--label"],
+    "add": ["--label", "--replace"],
     "remove": ["ISSUE_ID"],
     "ask": ["--json", "--top-k", "--mode", "--issue"],
     "issues": [],
@@ -265,6 +265,36 @@ def test_add_with_a_label_then_issues_shows_it(built, tmp_path):
     again = built("add", str(headerless), "--label", "2024年第9期")
 
     assert again.exit_code == 0 and "没有新内容" in again.output
+
+
+def test_add_of_a_file_whose_issue_is_taken_names_the_way_to_replace_it(built, settings, tmp_path):
+    # Defect 5: such a file took over the issue's id, and the original moved to 2024-03-3.
+    taking_over = tmp_path / "0000.txt"
+    taking_over.write_text(NEW_BULLETIN.replace("2024年第5期", "2024年第3期"), encoding="utf-8")
+
+    _fails_readably(built("add", str(taking_over)), "2024-03", "--replace 2024-03")
+    assert not (settings.seeds_dir / "0000.txt").exists()
+
+    replaced = built("add", str(taking_over), "--replace", "2024-03")
+
+    assert replaced.exit_code == 0, replaced.output
+    assert "已加入 2024年第3期（0000.txt，期次 id 2024-03）" in replaced.output and "替换了原来的 2024-03" in replaced.output
+    lines = built("issues").output.splitlines()[2:]
+    assert [line.split()[0] for line in lines] == ["2024-03", "baihe-undated"] and "0000.txt" in lines[0]
+
+
+def test_add_with_a_label_that_is_not_utf8_fails_readably(settings, tmp_path):
+    # It was stored as "��2024".
+    headerless = tmp_path / "songjiang-web.md"
+    headerless.write_text(HEADERLESS_BULLETIN, encoding="utf-8")
+    assert run_qa(settings, "build").returncode == 0
+
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "add", str(headerless), "--label", b"\xff\xfe2024"],
+                            env=qa_env(settings), capture_output=True, timeout=120)
+
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert "不是有效的 UTF-8 文本" in result.stderr.decode("utf-8", "replace")
+    assert not (settings.seeds_dir / "songjiang-web.md").exists()
 
 
 def test_remove_drops_the_issue(built, settings):

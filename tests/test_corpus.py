@@ -10,7 +10,7 @@ import pytest
 
 from qa.build import load_corpus
 from qa.corpus import parse_bulletin, read_issue
-from qa.labels import read_labels
+from qa.seeds import read_registry
 from qa.errors import BadBulletin
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -94,11 +94,19 @@ def test_seed_text_is_clean_of_page_furniture():
 
 
 def test_shipped_labels_name_the_undated_issues():
-    labels = read_labels(SEEDS)
+    registry = read_registry(SEEDS)
     issues = {i.source: i for i in load_corpus(SEEDS)}
     for source in ("003_5dd16f904f44c7fc.txt", "004_f05021f491741395.txt"):
-        assert issues[source].label == labels[source]
+        assert issues[source].label == registry[source].label
         assert "期号" in issues[source].label
+
+
+def test_every_shipped_seed_has_its_issue_id_registered():
+    # The ids people link to never move: they come from seeds/issues.json, not from file order.
+    registry = read_registry(SEEDS)
+    issues = {i.source: i.id for i in load_corpus(SEEDS)}
+    assert {source: registry[source].id for source in issues} == issues
+    assert issues["000_dac0edc6142bea7e.txt"] == "2022-10" and issues["003_5dd16f904f44c7fc.txt"] == "2023-a"
 
 
 def test_wrapped_lines_are_joined_without_spaces_and_numbers_stay_whole():

@@ -13,11 +13,13 @@ from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
 import qa.ingest
+import qa.ingest.word
 from fixtures_builders import (
     PAGE_FOOTER,
     SAMPLE_ARTICLE_TITLES,
     SAMPLE_BULLETIN_LINES,
     make_docx,
+    make_docx_bomb,
     make_image_only_pdf,
     make_pdf,
     register_cjk_font,
@@ -139,6 +141,38 @@ def test_docx_merged_table_cell_is_read_once(tmp_path: Path) -> None:
 
 
 # --- text files ------------------------------------------------------------------------------
+
+
+def test_the_docx_bomb_from_the_hostile_test_is_refused_before_anything_unpacks_it(tmp_path: Path, monkeypatch) -> None:
+    # 97 KB whose word/document.xml unpacks to 20 MB: it ran 12 minutes at a full core (RSS +280 MB).
+    path = tmp_path / "bomb.docx"
+    make_docx_bomb(path, 20 * 2**20)
+    assert path.stat().st_size < 120_000
+
+    def unpack(*args, **kwargs):
+        raise AssertionError("the archive was opened for parsing; it should have been refused first")
+
+    monkeypatch.setattr(qa.ingest.word.docx, "Document", unpack)
+
+    with pytest.raises(BadBulletin, match=r"bomb\.docx 解压后是原文件的 \d+ 倍"):
+        read_bulletin_text(path)
+
+
+def test_docx_looks_each_paragraph_style_up_once(tmp_path: Path, monkeypatch) -> None:
+    # python-docx's Paragraph.style scans every style of the document (~3 ms): once per paragraph, a
+    # 0.5 MB document.xml of short paragraphs took 33 s (now 1.6 s).
+    path = tmp_path / "many.docx"
+    titles = list(SAMPLE_ARTICLE_TITLES)
+    make_docx(path, titles, [*SAMPLE_BULLETIN_LINES, *(f"第{n}段。" for n in range(300))])
+    lookups = []
+    style = docx.text.paragraph.Paragraph.style
+    monkeypatch.setattr(docx.text.paragraph.Paragraph, "style",
+                        property(lambda paragraph: lookups.append(1) or style.fget(paragraph)))
+
+    text = read_bulletin_text(path)
+
+    assert f"## {titles[0]}" in text and "第299段。" in text
+    assert len(lookups) < 10  # once per style used, not once per paragraph (300 of them)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])

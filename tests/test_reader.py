@@ -240,6 +240,6 @@ def test_auroc_and_tight_judging():
 
 def test_the_reader_version_is_in_the_manifest_and_the_status(engine):
     version = load_weights().version
-    assert engine.snapshot().manifest["reader"] == version
+    assert engine.snapshot().manifest.reader == version
     status = engine.status()
     assert status.reader == version and status.sentences == len(engine.snapshot().evidence.sentences)

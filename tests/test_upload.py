@@ -14,21 +14,28 @@ from pathlib import Path
 import pytest
 import schemathesis
 from filelock import FileLock
-from fixtures_builders import SAMPLE_ARTICLE_TITLES, SAMPLE_BULLETIN_LINES, make_docx, make_pdf
+from fixtures_builders import SAMPLE_ARTICLE_TITLES, SAMPLE_BULLETIN_LINES, make_docx, make_docx_bomb, make_pdf
 from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import qa.http.app
-import qa.jobs
 import qa.http.uploads
+import qa.index
+import qa.intake
+import qa.vet
 from qa.http.app import create_app
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import open_engine
 from qa.errors import BadBulletin
-from qa.jobs import JobQueue, UploadOutcome, safe_file_name, uploads_dir
+from qa.intake import UploadOutcome, safe_file_name, uploads_dir
+from qa.jobs import JobQueue
+from qa.store import connect
+from qa.vet import read_untrusted
+
+from helpers_process import read_only
 
 TOKEN = "test-admin-token-7f3a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -212,11 +219,11 @@ def test_upload_over_the_limit_is_413(client, upload_settings, monkeypatch):
 def test_upload_larger_than_the_app_wide_cap_is_accepted(client, monkeypatch):
     sizes: list[int] = []
 
-    def record(settings, embedder, saved, label, indexed_issues):
+    def record(settings, embedder, saved, label, indexed_issues, **options):
         sizes.append(saved.stat().st_size)
         return UploadOutcome(False, "recorded", "build", None)
 
-    monkeypatch.setattr(qa.http.uploads, "add_uploaded_bulletin", record)
+    monkeypatch.setattr(qa.intake, "add_uploaded_bulletin", record)
     content = b"x" * (qa.http.app.MAX_BODY_BYTES * 4)
     response = upload(client, "big.pdf", content)
     assert response.status_code == 202, response.get_json()
@@ -252,12 +259,12 @@ def test_client_names_are_sanitised(client_name, stored):
 def test_upload_is_stored_in_its_own_folder_under_uploads(client, upload_settings, monkeypatch, tmp_path, client_name):
     stored: list[Path] = []
 
-    def record(settings, embedder, saved, label, indexed_issues):
+    def record(settings, embedder, saved, label, indexed_issues, **options):
         stored.append(saved)
         assert saved.read_bytes() == b"bulletin text"
         return UploadOutcome(False, "recorded", "build", None)
 
-    monkeypatch.setattr(qa.http.uploads, "add_uploaded_bulletin", record)
+    monkeypatch.setattr(qa.intake, "add_uploaded_bulletin", record)
     response = upload(client, client_name, b"bulletin text")
     assert response.status_code == 202
     job = wait_for_job(client, response.get_json()["job"]["url"])
@@ -355,15 +362,38 @@ def test_two_different_files_with_the_same_name_are_both_kept(client, upload_set
     assert {"2024-09", "2024-12"} <= ids
 
 
-def test_an_issue_id_already_taken_is_reported_as_indexed(client):
-    # 2024-03 exists; the build renumbers the newcomer, and the job must give the id /api/ask accepts.
-    job = upload_and_wait(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第3期", "松岭", "石门")))
+def test_a_label_already_taken_is_409_and_changes_nothing(client, upload_settings):
+    # Defect 5: an upload labelled like an existing issue used to take its id (and the old issue moved).
+    before = index_state(upload_settings)
+    content = bulletin_text(new_bulletin_lines(None, "松岭", "石门"))
+    message = assert_error(upload(client, "0000.txt", content, "2024年第3期"), 409, "issue_taken")
+    assert "2024-03" in message and "replace" in message
+    assert index_state(upload_settings) == before and not uploads_left(upload_settings)
+    assert ask(client, "云山市建成了多少座加氢站？", issue="2024-03")["citations"][0]["issue"]["source"] == "2024-03-yunshan.txt"
+
+
+def test_a_header_label_already_taken_fails_the_job_and_the_issue_keeps_its_id(client, upload_settings):
+    before = index_state(upload_settings)
+    job = upload_and_wait(client, "0000.txt", bulletin_text(new_bulletin_lines("2024年第3期", "松岭", "石门")))
+    assert (job["status"], job["error_code"]) == ("failed", "issue_taken"), job
+    assert "2024-03" in job["error"] and "replace" in job["error"]
+    assert index_state(upload_settings) == before
+    article = client.get("/api/articles/2024-03/01").get_json()
+    assert article["issue"]["source"] == "2024-03-yunshan.txt"
+    ids = sorted(issue["id"] for issue in client.get("/api/issues").get_json()["issues"])
+    assert ids == ["2024-03", "baihe-undated"]
+
+
+def test_replace_puts_the_upload_in_the_issues_place(client, upload_settings):
+    content = bulletin_text(new_bulletin_lines("2024年第3期", "松岭", "石门"))
+    response = client.post("/api/issues", headers=AUTH, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(content), "0000.txt"), "replace": "2024-03"})
+    assert response.status_code == 202, response.get_json()
+    job = wait_for_job(client, response.get_json()["job"]["url"])
     assert job["status"] == "done", job["error"]
-    issue = job["result"]["issue"]
-    served = {entry["source"]: entry["id"] for entry in client.get("/api/issues").get_json()["issues"]}
-    assert issue["id"] == served["松岭.txt"] != "2024-03"
-    body = ask(client, "松岭市建成了多少座加氢站？", issue=issue["id"])
-    assert {citation["issue"]["id"] for citation in body["citations"]} == {issue["id"]}
+    assert job["result"]["issue"] == {"id": "2024-03", "label": "2024年第3期", "source": "0000.txt"}
+    assert not (upload_settings.seeds_dir / "2024-03-yunshan.txt").exists()
+    assert client.get("/api/articles/2024-03/01").get_json()["issue"]["source"] == "0000.txt"
 
 
 # ---- uploads that fail -------------------------------------------------------------------------
@@ -387,6 +417,125 @@ def test_unparseable_upload_fails_and_changes_nothing(client, upload_settings, n
     assert not uploads_left(upload_settings)
 
 
+def test_a_docx_bomb_fails_alone_and_the_next_upload_goes_through(client, upload_settings, tmp_path):
+    # Defect 4: a 97 KB .docx unpacking to 20 MB ran 12 minutes at a full core; an upload behind it waited 5.
+    bomb = tmp_path / "bomb.docx"
+    make_docx_bomb(bomb, 20 * 2**20)
+    before = index_state(upload_settings)
+    first = upload(client, "bomb.docx", bomb.read_bytes(), "2024年第9期")
+    second = upload(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
+
+    failed = wait_for_job(client, first.get_json()["job"]["url"])
+    done = wait_for_job(client, second.get_json()["job"]["url"])
+
+    assert (failed["status"], failed["error_code"]) == ("failed", "bad_bulletin")
+    assert "bomb.docx" in failed["error"] and "bomb" in failed["error"]
+    assert done["status"] == "done" and done["result"]["issue"]["id"] == "2024-09"
+    assert index_state(upload_settings)["seeds"].keys() == before["seeds"].keys() | {"松岭.txt"}
+
+
+def test_reading_an_upload_has_a_time_limit(tmp_path):
+    # Whatever a hostile file does to the reader, the child reading it is stopped at the limit.
+    path = tmp_path / "slow.txt"
+    path.write_bytes(bulletin_text(SAMPLE_BULLETIN_LINES))
+    assert len(read_untrusted(path).articles) == 2
+
+    with pytest.raises(BadBulletin, match=r"slow.txt：读取超过 0.01 秒仍未完成"):
+        read_untrusted(path, seconds=0.01)
+
+
+def test_an_upload_with_more_text_than_a_bulletin_fails_without_embedding(client, upload_settings, monkeypatch):
+    monkeypatch.setattr(qa.intake, "MAX_BULLETIN_CHARS", 500)
+    before = index_state(upload_settings)
+    job = upload_and_wait(client, "long.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
+    assert job["status"] == "failed" and "个字符的文字" in job["error"]
+    assert index_state(upload_settings) == before
+
+
+def _multipart(label: bytes, content: bytes) -> tuple[bytes, str]:
+    boundary = "qa-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"label\"\r\n\r\n").encode() + label + (
+        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        f"Content-Type: text/plain\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_label_that_is_not_utf8_is_400(client, upload_settings):
+    # It was stored as "��2024".
+    body, content_type = _multipart(b"\xff\xfe2024", bulletin_text(SAMPLE_BULLETIN_LINES))
+    response = client.post("/api/issues", data=body, content_type=content_type, headers=AUTH)
+    assert "UTF-8" in assert_error(response, 400, "bad_request")
+    assert not uploads_left(upload_settings)
+
+
+def test_an_index_that_cannot_be_written_fails_the_job_readably(client, upload_settings):
+    # Defect 7: the upload failed with "internal error".
+    before = index_state(upload_settings)
+    with read_only(upload_settings.index_dir / "builds"):
+        job = upload_and_wait(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
+    assert (job["status"], job["error_code"]) == ("failed", "storage_unavailable"), job
+    assert "无法写入索引" in job["error"] and "没有任何改动" in job["error"]
+    assert str(upload_settings.index_dir) not in job["error"]
+    assert index_state(upload_settings) == before
+    assert ask(client, "云山市建成了多少座加氢站？")["citations"]
+
+
+def test_an_upload_the_server_cannot_save_is_503(client, upload_settings):
+    with read_only(uploads_dir(upload_settings).parent):
+        message = assert_error(upload(client, "a.txt", bulletin_text(SAMPLE_BULLETIN_LINES)), 503,
+                               "storage_unavailable")
+    assert "无法保存" in message and str(upload_settings.index_dir) not in message
+
+
+# ---- job records survive a restart ----------------------------------------------------------
+
+
+def _app(settings, api_web_dir):
+    app = create_app(settings, open_engine(settings, FakeEmbedder()))
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    return app
+
+
+def test_job_records_survive_a_restart(upload_app, client, upload_settings, api_web_dir):
+    job = upload_and_wait(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
+    upload_app.extensions["qa_jobs"].close()
+
+    restarted = _app(upload_settings, api_web_dir)
+    try:
+        again = restarted.test_client().get(job["url"], headers=AUTH)
+        assert again.status_code == 200 and again.get_json()["job"] == job
+    finally:
+        restarted.extensions["qa_jobs"].close()
+
+
+def test_a_job_a_restart_interrupted_is_run_again(upload_settings, api_web_dir):
+    # The state kill -9 leaves (test_faults.py does it for real): a row still "running", its upload saved.
+    saved = uploads_dir(upload_settings) / ("0" * 32) / "松岭.txt"
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
+    database = connect(upload_settings.index_dir)
+    database.execute("INSERT INTO jobs (id, kind, status, description, params, created_at, started_at, attempts) "
+                     "VALUES ('j1', 'upload', 'running', '松岭.txt', ?, '2026-01-01T00:00:00+00:00', "
+                     "'2026-01-01T00:00:01+00:00', 1)", (json.dumps({"file": str(saved), "label": None}),))
+    database.execute("INSERT INTO jobs (id, kind, status, description, params, created_at, started_at, attempts) "
+                     "VALUES ('j2', 'upload', 'running', 'x.txt', '{}', '2026-01-01T00:00:00+00:00', "
+                     "'2026-01-01T00:00:01+00:00', 3)")
+    database.close()
+
+    app = _app(upload_settings, api_web_dir)
+    try:
+        client = app.test_client()
+        resumed = wait_for_job(client, "/api/jobs/j1")
+        given_up = client.get("/api/jobs/j2", headers=AUTH).get_json()["job"]
+    finally:
+        app.extensions["qa_jobs"].close()
+    assert resumed["status"] == "done", resumed["error"]
+    assert resumed["result"]["issue"]["id"] == "2024-09"
+    assert (given_up["status"], given_up["error_code"]) == ("failed", "interrupted")
+    assert "服务器重启" in given_up["error"]
+    assert not uploads_left(upload_settings)
+
+
 def test_unknown_job_is_404(client):
     document = client.get("/openapi.json").get_json()
     response = client.get("/api/jobs/unknown", headers=AUTH)
@@ -394,13 +543,12 @@ def test_unknown_job_is_404(client):
     assert_documented(document, "/api/jobs/{job_id}", "get", response)
 
 
-def test_a_running_build_is_waited_for(client, upload_settings, monkeypatch):
-    monkeypatch.setattr(qa.jobs, "BUILD_RETRY_DELAYS", (0.2,) * 10)
+def test_a_running_build_is_waited_for(client, upload_settings):
     lock = FileLock(str(upload_settings.index_dir / ".build.lock"))
     lock.acquire()
     try:
         response = upload(client, "松岭.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
-        time.sleep(0.5)  # a few attempts hit the lock
+        time.sleep(10)  # longer than the old retries lasted (7.5 s): the job now queues behind the lock
         assert client.get(response.get_json()["job"]["url"], headers=AUTH).get_json()["job"]["status"] == "running"
     finally:
         lock.release()
@@ -410,7 +558,7 @@ def test_a_running_build_is_waited_for(client, upload_settings, monkeypatch):
 
 
 def test_a_build_that_never_ends_fails_the_job_clearly(client, upload_settings, monkeypatch):
-    monkeypatch.setattr(qa.jobs, "BUILD_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(qa.intake, "LOCK_WAIT_SECONDS", 0.3)
     before = index_state(upload_settings)
     lock = FileLock(str(upload_settings.index_dir / ".build.lock"))
     with lock:
@@ -439,6 +587,7 @@ def test_openapi_and_docs_describe_uploads_when_enabled(client):
     assert operation["security"] == [{"adminToken": []}]
     assert document["paths"]["/api/jobs/{job_id}"]["get"]["security"] == [{"adminToken": []}]
     assert "20 MB" in operation["description"]
+    assert {"409", "503"} <= set(operation["responses"])
     curl = operation["x-codeSamples"][0]["source"]
     assert "-F file=@bulletin.pdf -F label=2024年第3期 http://127.0.0.1:8000/api/issues" in curl
     assert "Authorization: Bearer $QA_ADMIN_TOKEN" in curl
@@ -447,46 +596,47 @@ def test_openapi_and_docs_describe_uploads_when_enabled(client):
 # ---- the job queue on its own ------------------------------------------------------------------
 
 
-def test_job_queue_runs_jobs_in_order_and_reports_failures():
-    jobs = JobQueue(keep_finished=10)
-    ran: list[int] = []
+def test_job_queue_runs_jobs_in_order_and_reports_failures(tmp_path):
+    ran: list[str] = []
     gate = threading.Event()
 
-    def first():
+    def run(job):
         gate.wait(5)
-        ran.append(1)
-        return "one"
+        ran.append(job.params["name"])
+        if job.params["name"] == "bad":
+            raise BadBulletin("x.txt 是空文件")
+        if job.params["name"] == "crash":
+            raise RuntimeError("secret internals")
+        return {"name": job.params["name"]}
 
-    def bad_bulletin():
-        raise BadBulletin("x.txt 是空文件")
-
-    def crash():
-        raise RuntimeError("secret internals")
-
-    ids = [jobs.submit(first, "a"), jobs.submit(lambda: ran.append(2), "b")]
-    ids += [jobs.submit(bad_bulletin), jobs.submit(crash)]
+    jobs = JobQueue(connect(tmp_path), {"test": run}, keep_finished=10)
+    ids = [jobs.submit("test", {"name": name}, description=name).id for name in ("one", "two", "bad", "crash")]
     assert jobs.status(ids[1]).status == "queued"
     gate.set()
     finished = [jobs.wait(job_id, 5) for job_id in ids]
     jobs.close()
-    assert ran == [1, 2]
+    assert ran == ["one", "two", "bad", "crash"]
     assert [job.status for job in finished] == ["done", "done", "failed", "failed"]
-    assert finished[0].result == "one" and finished[0].description == "a"
-    assert finished[2].error == "x.txt 是空文件"
+    assert finished[0].result == {"name": "one"} and finished[0].description == "one"
+    assert (finished[2].error, finished[2].error_code) == ("x.txt 是空文件", "bad_bulletin")
     assert "secret" not in finished[3].error and "服务器日志" in finished[3].error
-    assert jobs.status("nope") is None
+    assert finished[3].error_code == "internal"
 
 
-def test_job_queue_forgets_the_oldest_finished_jobs():
-    jobs = JobQueue(keep_finished=3)
-    ids = [jobs.submit(lambda: None) for _ in range(6)]
+def test_job_queue_forgets_the_oldest_finished_jobs(tmp_path):
+    jobs = JobQueue(connect(tmp_path), {"test": lambda job: {}}, keep_finished=3)
+    ids = [jobs.submit("test", {}).id for _ in range(6)]
+    for job_id in ids:
+        jobs.wait(job_id, 5)
+    statuses = [jobs.status(job_id) is not None for job_id in ids]
     jobs.close()
-    assert [jobs.status(job_id) is not None for job_id in ids] == [False, False, False, True, True, True]
+    assert statuses == [False, False, False, True, True, True]
 
 
 @pytest.mark.parametrize("method, path", [("POST", "/api/issues"), ("GET", "/api/jobs/{job_id}")])
 def test_fuzzed_upload_requests_never_break_the_api(upload_app, monkeypatch, method, path):
-    monkeypatch.setattr(qa.http.uploads, "add_uploaded_bulletin", lambda *args: UploadOutcome(False, "fuzz", "build", None))
+    monkeypatch.setattr(qa.intake, "add_uploaded_bulletin",
+                        lambda *args, **options: UploadOutcome(False, "fuzz", "build", None))
     operation = schemathesis.openapi.from_wsgi("/openapi.json", upload_app)[path][method]
 
     @given(case=operation.as_strategy())

@@ -14,7 +14,6 @@ from ..config import Settings
 from ..local_server import remove_server_record, write_server_record
 from ..engine import Engine
 from ..errors import QAError
-from ..jobs import JobQueue
 from . import ask, docs, feedback, uploads
 from .context import EngineSlot
 from .errors import register_error_handlers
@@ -36,6 +35,20 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_BODY_BYTES = 256 * 1024  # ten turns of history fit many times over
+WAITRESS = {
+    # threads: settings.serve_threads (QA_SERVE_THREADS, 8 by default; README, Performance).
+    # Slow or idle clients hold a connection, not a thread (waitress buffers each request before a
+    # thread sees it); the figures behind these limits are in the README (Operations).
+    "connection_limit": 1000,
+    "channel_timeout": 30,  # seconds a connection may stay silent, mid-request or idle between requests
+    "cleanup_interval": 5,  # how often silent connections are looked for
+    "asyncore_use_poll": True,  # select() cannot watch more than 1024 sockets
+    "backlog": 1024,
+    "inbuf_overflow": 64 * 1024,  # request bodies beyond this wait in a temp file, not in memory
+    "max_request_body_size": uploads.MAX_UPLOAD_BYTES + 64 * 1024,  # refused before it is read
+}
+OPEN_FILES_WANTED = 4096
+"""Descriptors the server needs: one per connection, plus uploads' temp files and the index."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -44,7 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config.update(WEB_DIR=WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
     app.extensions["qa"] = EngineSlot(settings, engine)
     if settings.admin_token is not None:
-        app.extensions["qa_jobs"] = JobQueue()
+        uploads.start_jobs(app, settings)
     feedback.init_feedback(app, settings)
     for blueprint in (ask.blueprint, uploads.blueprint, feedback.blueprint, docs.blueprint, page):
         app.register_blueprint(blueprint)  # uploads always: its routes say 404 while uploads are off
@@ -60,7 +73,7 @@ def serve(
     dev: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Waitress with `settings.serve_threads` threads, or Flask's debug server (auto-reload) with dev=True.
+    """Waitress (WAITRESS, with `settings.serve_threads` threads), or Flask's debug server (auto-reload) with dev=True.
 
     `on_ready` gets the page's URL once the model and index are loaded and the port is bound. Each
     request embeds its question on its own thread (one onnxruntime thread each): on 2 cores, requests
@@ -79,7 +92,7 @@ def serve(
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
         logger.warning("starting without an index (%s): %s", exc.code, exc.message)
-    server = waitress.create_server(app, host=host, port=port, threads=settings.serve_threads)
+    server = waitress.create_server(app, host=host, port=port, **_waitress_settings(settings.serve_threads))
     logger.info("serving on %s", url)
     record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
@@ -89,6 +102,21 @@ def serve(
         server.run()
     finally:
         remove_server_record(settings.index_dir)
+
+
+def _waitress_settings(threads: int) -> dict:
+    """WAITRESS with `threads` threads, and the connection limit cut to what the process may open."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    limit = min(WAITRESS["connection_limit"], max(64, soft - 100))
+    if limit < WAITRESS["connection_limit"]:
+        logger.warning("only %d open files allowed: serving at most %d connections at once", soft, limit)
+    return {**WAITRESS, "threads": threads, "connection_limit": limit}
 
 
 # ---- the web page ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request, send_file
 from ..errors import (
     BadQuestion,
     BadRequest,
+    IndexDamaged,
     IndexMismatch,
     IndexNotReady,
     NotFound,
@@ -15,20 +16,24 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from .context import current_engine, current_settings, json_response
-from .models import ArticleDetail, AskRequest, AskResponse, Health, IssueList, Unavailable, answer_question, parse_ask_request
+from .models import (
+    DEFAULT_MAX_QUESTION_CHARS, ArticleDetail, AskRequest, AskResponse, Health, IssueList, Unavailable, answer_question,
+    parse_ask_request,
+)  # fmt: skip
 from .routing import Endpoint, Param, endpoint
 
 blueprint = Blueprint("ask", __name__)
-NOT_READY = (IndexNotReady, IndexMismatch)
+NOT_READY = (IndexNotReady, IndexMismatch, IndexDamaged)
 _ARTICLE_ID = Param("文章 id：期次 id/序号，如 2023-12/04（斜杠是 id 的一部分）", "2023-12/04")
 _ISSUE_ID = Param("期次 id，如 2023-12（见 GET /api/issues）", "2023-12")
 
 _ASK_DESCRIPTION = (
     "question 必填，去掉首尾空白后 1–{limit} 字；top_k 为 1–20 的整数（默认 5）；mode 取 hybrid、dense 或 keyword；"
-    "issue 为期次 id（如 2022-10），省略或留空表示全部期次；history 为之前的问答（最多 10 轮），用来理解追问，"
+    "issue 为期次 id（如 2022-10），省略或留空表示全部期次；history 为之前的问答（最多 10 轮，每轮的问题与 question 同样最多 {limit} 字，"
+    "答案最多 2000 字），用来理解追问，"
     "resolved_question 给出追问被理解成的完整问题。找不到答案时 found 为 false、answer 为 null，citations 仍列出"
     "最相关的段落。related_articles 是其他期次中同一主题的文章（建立索引时按文章向量的相似度算出）。"
-)
+).format(limit=DEFAULT_MAX_QUESTION_CHARS)
 
 
 @endpoint(blueprint, "POST", "/api/ask", Endpoint(
@@ -74,7 +79,9 @@ def issue_file(issue_id: str) -> Response:
 
 @endpoint(blueprint, "GET", "/healthz", Endpoint(
     summary="服务状态：当前使用的索引版本", tag="服务", response=Health, curl="curl -s {base}/healthz",
-    responses={503: (Unavailable, "索引尚未就绪或模型无法加载（index_not_ready、index_mismatch、model_unavailable）")},
+    responses={503: (Unavailable, "索引尚未就绪、已损坏或模型无法加载（index_not_ready、index_damaged、"
+                                  "index_mismatch、model_unavailable）；当前索引损坏但有较早的完好索引时仍为 200，"
+                                  "status 为 degraded，problem 说明原因")},
 ))  # fmt: skip
 def healthz() -> Response:
     try:

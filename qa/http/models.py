@@ -19,6 +19,8 @@ from ..errors import BadQuestion, BadRequest
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
 MAX_HISTORY_TURNS = 10
+MAX_HISTORY_ANSWER_CHARS = 2000
+"""An earlier answer as the page sends it back: a verbatim clause of a passage (~350 characters at most)."""
 
 
 def article_url(article_id: str, start: int, end: int) -> str:
@@ -30,10 +32,20 @@ def article_url(article_id: str, start: int, end: int) -> str:
 
 
 class HistoryTurn(BaseModel):
+    """An earlier turn: its question has the same limit as the question asked now."""
+
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    question: str
-    answer: str | None = None
+    question: str = Field(json_schema_extra={"maxLength": DEFAULT_MAX_QUESTION_CHARS})
+    answer: str | None = Field(None, max_length=MAX_HISTORY_ANSWER_CHARS)
+
+    @field_validator("question")
+    @classmethod
+    def _question_fits(cls, question: str, info: ValidationInfo) -> str:
+        limit = (info.context or {}).get("max_question_chars", DEFAULT_MAX_QUESTION_CHARS)
+        if len(question.strip()) > limit:
+            raise PydanticCustomError("history_too_long", "history 中的问题太长：每个最多 {limit} 个字符", {"limit": limit})
+        return question
 
 
 class AskRequest(BaseModel):
@@ -350,8 +362,10 @@ class ArticleDetail(ResponseModel):
 
 
 class Health(ResponseModel):
-    status: Literal["ok"] = "ok"
-    build_id: str
+    status: Literal["ok", "degraded"] = Field(
+        "ok", description="degraded: answering from an older build because the current one failed its checks."
+    )
+    build_id: str = Field(description="The build being served.")
     model: str
     issues: int
     articles: int
@@ -359,10 +373,11 @@ class Health(ResponseModel):
     built_at: str
     sentences: int = Field(description="Evidence units (sentences) the reader chooses from.")
     reader: str = Field(description="Version of the reader's trained weights (qa/reader/weights.json).")
+    problem: str | None = Field(None, description="Set when degraded: which build is served and why.")
 
     @classmethod
     def of(cls, status: Status) -> "Health":
-        return cls(**asdict(status))
+        return cls(**asdict(status), status="degraded" if status.problem else "ok")
 
 
 class ErrorDetail(ResponseModel):

@@ -29,6 +29,7 @@ def openapi_document(app: Flask, max_question_chars: int) -> dict[str, Any]:
     ]
     refs, schemas = _component_schemas([spec for _, _, spec in operations])
     schemas["AskRequest"]["properties"]["question"]["maxLength"] = max_question_chars  # a setting
+    schemas["HistoryTurn"]["properties"]["question"]["maxLength"] = max_question_chars
     paths: dict[str, dict[str, Any]] = {}
     for rule, method, spec in operations:
         paths.setdefault(_CONVERTER_RE.sub(r"{\1}", rule.rule), {})[method.lower()] = _operation(spec, refs, rule.endpoint.split(".")[-1])
