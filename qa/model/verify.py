@@ -48,7 +48,7 @@ def _check_tokens(model_dir: Path, candidate) -> None:
         ours = candidate.token_ids(list(VERIFY_TEXTS), role)
         theirs = reference.encode([candidate.prefix(role) + text for text in VERIFY_TEXTS])
         if ours != theirs:
-            raise ModelUnavailable(f"{model_dir}: the sentencepiece tokenizer disagrees with tokenizer.json")
+            raise ModelUnavailable(f"{model_dir}：sentencepiece 分词器与 tokenizer.json 的结果不一致")
 
 
 def lowest_cosine(model_dir: Path, name: str) -> float:
@@ -74,8 +74,8 @@ def export_and_verify(model_dir: Path, name: str) -> dict:
     if cosine < MIN_COSINE:
         (model_dir / ONNX_FILE).unlink()
         raise ModelUnavailable(
-            f"the int8 ONNX model of {name} agrees with fp32 only at cosine {cosine:.4f} (< {MIN_COSINE}); "
-            "it was not kept: use QA_EMBED_RUNTIME=torch for this model"
+            f"{name} 的 int8 ONNX 模型与 fp32 的余弦相似度只有 {cosine:.4f}（< {MIN_COSINE}），未保留："
+            "这个模型请使用 QA_EMBED_RUNTIME=torch"
         )
     from qa.embed_onnx import file_record
 
