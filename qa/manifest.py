@@ -6,13 +6,13 @@ loaded build must agree with.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import IndexDamaged, IndexMismatch
+from .seeds import sha256_of
 
 FORMAT_VERSION = 3
 """Bump when the layout of a build directory changes; older builds are refused with `qa build --force`.
@@ -131,7 +131,7 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 def file_records(folder: Path) -> tuple[FileRecord, ...]:
     """Size and sha256 of every file under `folder` except the manifest itself, in path order."""
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST_FILE)
-    return tuple(FileRecord(p.relative_to(folder).as_posix(), p.stat().st_size, _sha256(p)) for p in paths)
+    return tuple(FileRecord(p.relative_to(folder).as_posix(), p.stat().st_size, sha256_of(p)) for p in paths)
 
 
 def file_problems(folder: Path, manifest: Manifest) -> list[str]:
@@ -148,7 +148,7 @@ def file_problems(folder: Path, manifest: Manifest) -> list[str]:
             continue
         if size != record.size:
             problems.append(f"{record.path} 有 {size} 字节，清单记录的是 {record.size}")
-        elif _sha256(path) != record.sha256:
+        elif sha256_of(path) != record.sha256:
             problems.append(f"{record.path} 已被改动（sha256 不同）")
     return problems
 
@@ -181,14 +181,6 @@ def damaged(build_id: str, problems: list[str]) -> IndexDamaged:
 def _listed(problems: list[str], limit: int = 3) -> str:
     more = f"（另有 {len(problems) - limit} 处）" if len(problems) > limit else ""
     return "；".join(problems[:limit]) + more
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _short(exc: Exception) -> str:

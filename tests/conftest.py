@@ -261,3 +261,14 @@ def built_engine(built_settings):
 def fresh_settings(tmp_path) -> Settings:
     """A private, writable built index for tests that add, remove or rebuild."""
     return build_fixture_index(tmp_path)
+
+
+@pytest.fixture
+def new_bulletin(tmp_path) -> Path:
+    """A new bulletin (2024年第5期, 松江市) in a folder of its own, ready to add."""
+    from helpers_process import NEW_BULLETIN
+
+    path = tmp_path / "incoming" / "2024-05-songjiang.md"
+    path.parent.mkdir()
+    path.write_text(NEW_BULLETIN, encoding="utf-8")
+    return path

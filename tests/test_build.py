@@ -93,14 +93,6 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 @pytest.fixture
-def new_bulletin(tmp_path) -> Path:
-    path = tmp_path / "incoming" / "2024-05-songjiang.md"
-    path.parent.mkdir()
-    path.write_text(NEW_BULLETIN, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
 def unbuilt_settings(tmp_path) -> Settings:
     return Settings(seeds_dir=make_seeds(tmp_path / "seeds"), index_dir=tmp_path / "index", model=FAKE_MODEL,
                     cache_dir=tmp_path / "cache")

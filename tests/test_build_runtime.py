@@ -16,8 +16,6 @@ from qa.errors import IndexMismatch
 from qa.index import build_dir, current_build_id, load_snapshot, verified_manifest
 from qa.manifest import Manifest
 
-from helpers_process import NEW_BULLETIN
-
 
 class RuntimeEmbedder(FakeEmbedder):
     """The fake model under a declared runtime; counts the passages it embeds."""
@@ -72,38 +70,32 @@ def test_vectors_of_a_runtime_that_is_not_interchangeable_are_refused_with_what_
         open_engine(fresh_settings, RuntimeEmbedder(ONNX_INT8)).status()
 
 
-def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fresh_settings, tmp_path):
+def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fresh_settings, new_bulletin):
     int8 = RuntimeEmbedder(ONNX_INT8)
     first = build(fresh_settings, int8, force=True)
     assert first.embedded == first.chunks + first.sentences
-    incoming = tmp_path / "incoming.md"
-    incoming.write_text(NEW_BULLETIN, encoding="utf-8")
     fp32 = RuntimeEmbedder(TORCH_FP32)
-    _, added = add_bulletins(fresh_settings, fp32, [incoming])
+    _, added = add_bulletins(fresh_settings, fp32, [new_bulletin])
     assert added.embedded == added.chunks + added.sentences == fp32.embedded  # nothing reused from the int8 build
     assert _manifest(fresh_settings).runtime == TORCH_FP32
     same = RuntimeEmbedder(TORCH_FP32)
     assert build(fresh_settings, same, force=False).changed is False and same.embedded == 0
 
 
-def test_an_embedder_that_declares_no_runtime_reuses_the_fake_models_vectors(fresh_settings, tmp_path):
-    incoming = tmp_path / "incoming.md"
-    incoming.write_text(NEW_BULLETIN, encoding="utf-8")
+def test_an_embedder_that_declares_no_runtime_reuses_the_fake_models_vectors(fresh_settings, new_bulletin):
     before = dict(_manifest(fresh_settings).counts)
-    _, added = add_bulletins(fresh_settings, UndeclaredEmbedder(), [incoming])
+    _, added = add_bulletins(fresh_settings, UndeclaredEmbedder(), [new_bulletin])
     new_texts = added.chunks - before["chunks"] + added.sentences - before["sentences"]
     assert 0 < added.embedded == new_texts  # only the new issue's passages and sentences
     assert _manifest(fresh_settings).runtime == "unknown"
     assert open_engine(fresh_settings, FakeEmbedder()).status().chunks == added.chunks
 
 
-def test_an_add_tags_only_the_new_articles_for_place_names(fresh_settings, tmp_path, monkeypatch):
+def test_an_add_tags_only_the_new_articles_for_place_names(fresh_settings, new_bulletin, monkeypatch):
     tagged = []
     real = qa.build.article_places
     monkeypatch.setattr(qa.build, "article_places", lambda article: tagged.append(article.id) or real(article))
-    incoming = tmp_path / "incoming.md"
-    incoming.write_text(NEW_BULLETIN, encoding="utf-8")
-    [issue], _ = add_bulletins(fresh_settings, FakeEmbedder(), [incoming])
+    [issue], _ = add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
     assert sorted(tagged) == sorted(article.id for article in issue.articles)
     folder = build_dir(fresh_settings.index_dir, current_build_id(fresh_settings.index_dir))
     cached = json.loads((folder / PLACES_CACHE).read_text(encoding="utf-8"))
@@ -111,13 +103,11 @@ def test_an_add_tags_only_the_new_articles_for_place_names(fresh_settings, tmp_p
     assert any("松江" in place for places in cached.values() for place in places)
 
 
-def test_a_damaged_places_cache_is_recomputed_with_the_same_dictionary(fresh_settings, tmp_path):
+def test_a_damaged_places_cache_is_recomputed_with_the_same_dictionary(fresh_settings, new_bulletin):
     folder = build_dir(fresh_settings.index_dir, current_build_id(fresh_settings.index_dir))
     user_terms = (folder / "userdict.txt").read_text(encoding="utf-8")
     (folder / PLACES_CACHE).write_text("{not json", encoding="utf-8")
-    incoming = tmp_path / "incoming.md"
-    incoming.write_text(NEW_BULLETIN, encoding="utf-8")
-    add_bulletins(fresh_settings, FakeEmbedder(), [incoming])
+    add_bulletins(fresh_settings, FakeEmbedder(), [new_bulletin])
     new_folder = build_dir(fresh_settings.index_dir, current_build_id(fresh_settings.index_dir))
     new_terms = set((new_folder / "userdict.txt").read_text(encoding="utf-8").splitlines())
     assert set(user_terms.splitlines()) <= new_terms and "松江市 ns" in new_terms

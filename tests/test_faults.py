@@ -23,7 +23,7 @@ from qa.seeds import read_registry
 from qa.transaction import JOURNAL_FILE
 
 from helpers_process import (
-    NEW_ANSWER, NEW_BULLETIN, NEW_ISSUE_ID, NEW_QUESTION, read_only, run_qa, start_paused_build, start_server,
+    NEW_ANSWER, NEW_ISSUE_ID, NEW_QUESTION, read_only, run_qa, start_paused_build, start_server,
     stop, wait_for_marker,
 )  # fmt: skip
 
@@ -43,14 +43,6 @@ def _one_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
-
-
-@pytest.fixture
-def new_bulletin(tmp_path) -> Path:
-    path = tmp_path / "incoming" / "2024-05-songjiang.md"
-    path.parent.mkdir()
-    path.write_text(NEW_BULLETIN, encoding="utf-8")
-    return path
 
 
 # --- kill -9 in the middle of qa add -------------------------------------------------------------

@@ -38,14 +38,6 @@ def _taking_over(tmp_path: Path, name: str = "0000.txt") -> Path:
     return path
 
 
-@pytest.fixture
-def new_bulletin(tmp_path) -> Path:
-    path = tmp_path / "incoming" / "2024-05-songjiang.md"
-    path.parent.mkdir()
-    path.write_text(NEW_BULLETIN, encoding="utf-8")
-    return path
-
-
 # --- ids never move ----------------------------------------------------------------------------
 
 
