@@ -31,6 +31,16 @@ STATUS_MEANINGS = {
     503: "服务暂不可用",
 }
 _ISSUE = {"id": "2023-12", "label": "2023年第12期", "source": "002_525dc1f0fe07b199.txt"}
+_GUIZHOU = {  # the passage behind the example answer; the answer's own citation links to its highlight
+    "issue": _ISSUE,
+    "article": {"id": "2023-12/04", "title": "贵州省启动职务科技成果赋权转化试点工作"},
+    "passage": "2023年前三季度，贵州省高新技术产业产值4539.22亿元、同比增长13.0%，技术合同成交额428.73亿元、"
+               "同比增长178.31%，新增科技贷款171亿元。",
+    "start": 387,
+    "end": 468,
+    "score": 0.0931,
+    "url": "/articles/2023-12/04?start=387&end=468",
+}
 REQUESTS: dict[str, dict] = {
     "AskRequest": {"question": "那宁夏呢？", "top_k": 3, "mode": "hybrid",
                    "history": [{"question": "南京国家级科技企业孵化器有多少家？", "answer": None}]},
@@ -54,44 +64,14 @@ RESPONSES: dict[str, dict] = {
         },
         "confidence": 0.944,
         "confidence_words": "把握高",
-        "citation": {
-            "issue": {
-                "id": "2023-12",
-                "label": "2023年第12期",
-                "source": "002_525dc1f0fe07b199.txt"
-            },
-            "article": {
-                "id": "2023-12/04",
-                "title": "贵州省启动职务科技成果赋权转化试点工作"
-            },
-            "passage": "2023年前三季度，贵州省高新技术产业产值4539.22亿元、同比增长13.0%，技术合同成交额428.73亿元、同比增长178.31%，新增科技贷款171亿元。",
-            "start": 387,
-            "end": 468,
-            "score": 0.0931,
-            "url": "/articles/2023-12/04?start=435&end=443"
-        },
+        "citation": {**_GUIZHOU, "url": "/articles/2023-12/04?start=435&end=443"},
         "supporting": [],
         "items": []
     },
     "other_period": None,
     "related": [],
     "citations": [
-        {
-            "issue": {
-                "id": "2023-12",
-                "label": "2023年第12期",
-                "source": "002_525dc1f0fe07b199.txt"
-            },
-            "article": {
-                "id": "2023-12/04",
-                "title": "贵州省启动职务科技成果赋权转化试点工作"
-            },
-            "passage": "2023年前三季度，贵州省高新技术产业产值4539.22亿元、同比增长13.0%，技术合同成交额428.73亿元、同比增长178.31%，新增科技贷款171亿元。",
-            "start": 387,
-            "end": 468,
-            "score": 0.0931,
-            "url": "/articles/2023-12/04?start=387&end=468"
-        }
+        _GUIZHOU
     ],
     "related_articles": [
         {
