@@ -3,7 +3,6 @@ reloads it when a new build is switched in, and answers questions."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from .reader import Weights, load_weights, read
 from .reader.question import parse_question, resolve_follow_up
 from .retrieve import QueryEncoder, candidates, search
 from .schema import Answer, Article, Issue
+from .seeds import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +188,10 @@ class BulletinEngine:
         issue = snapshot.issue(issue_id)
         if issue is None:
             raise NotFound(f"没有这一期：{shown(issue_id)}")
-        path = self.settings.seeds_dir / issue.source
+        path = (self.settings.seeds_dir / issue.source).resolve()  # Flask reads a relative path from its package
         indexed = snapshot.manifest.sources.get(issue.source)
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_of(path)
         except OSError:
             digest = None
         if digest is None or digest != indexed:

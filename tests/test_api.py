@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -573,6 +574,22 @@ def test_issue_file_downloads_the_indexed_original(built_client, built_settings)
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.data == (built_settings.seeds_dir / "2024-03-yunshan.txt").read_bytes()
     assert_error(built_client.get("/api/issues/1999-01/file"), 404, "not_found")
+
+
+def test_issue_file_downloads_with_the_default_relative_folders(fresh_settings, api_web_dir, monkeypatch):
+    """`make run` serves seeds/ and index/ relative to the project: Flask must not read them from its package."""
+    from dataclasses import replace
+
+    from qa.http.app import create_app
+
+    monkeypatch.chdir(fresh_settings.seeds_dir.parent)
+    settings = replace(fresh_settings, seeds_dir=Path(fresh_settings.seeds_dir.name),
+                       index_dir=Path(fresh_settings.index_dir.name))
+    app = create_app(settings)
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    response = app.test_client().get("/api/issues/2024-03/file")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.data == (fresh_settings.seeds_dir / "2024-03-yunshan.txt").read_bytes()
 
 
 def test_issue_file_that_changed_since_indexing_is_not_served(fresh_settings, api_web_dir):
