@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
-from . import seeds
+from . import seeds, transaction
 from .build import add_bulletins
 from .config import Settings
 from .embed import Embedder
@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 JOB_KIND = "upload"
 LOCK_WAIT_SECONDS = 15 * 60
 """How long an upload waits for a build another process runs (builds take 15–40 s)."""
-MAX_BULLETIN_CHARS = 300_000
-"""Text an uploaded bulletin may hold (a monthly issue has 5,000–20,000 characters): more would
-keep the model busy, and the queue blocked, for minutes."""
 MAX_UPLOAD_NAME_CHARS = 80
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-\u4e00-\u9fff]")
 
@@ -148,9 +145,7 @@ def add_uploaded_bulletin(
             raise BadBulletin(f"{uploaded_name}：上传的文件已不在，请重新上传")
         saved = _free_seeds_name(saved, settings.seeds_dir)
         parsed = read_untrusted(saved, label)
-        chars = sum(len(article.text) for article in parsed.articles)
-        if chars > MAX_BULLETIN_CHARS:
-            raise BadBulletin(f"{uploaded_name} 有 {chars:,} 个字符的文字，一期简报最多 {MAX_BULLETIN_CHARS:,} 个")
+        transaction.check_size(uploaded_name, parsed)
         issues, result = _add(settings, embedder, saved, label, replace_id, origin, parsed)
         if issues:
             issue = issues[0]  # as indexed: its id is the one the registry gave

@@ -27,6 +27,9 @@ from .seeds import (
 
 log = logging.getLogger(__name__)
 
+MAX_BULLETIN_CHARS = 300_000
+"""Text one bulletin may hold, added by any way (a monthly issue has 5,000–20,000 characters): more would
+keep the model busy, and an upload queue blocked, for minutes."""
 JOURNAL_FILE = ".transaction.json"
 STAGING_DIR = ".staging"
 
@@ -132,6 +135,13 @@ class Transaction:
         os.replace(temp, self.seeds_dir / JOURNAL_FILE)
 
 
+def check_size(name: str, issue: Issue) -> None:
+    """BadBulletin for an issue with more text than MAX_BULLETIN_CHARS."""
+    chars = sum(len(article.text) for article in issue.articles)
+    if chars > MAX_BULLETIN_CHARS:
+        raise BadBulletin(f"{name} 有 {chars:,} 个字符的文字，一期简报最多 {MAX_BULLETIN_CHARS:,} 个")
+
+
 def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = None, replace_id: str | None = None,
               origin: str | None = None, progress: bool = False,
               parsed: Mapping[str, Issue] | None = None) -> Transaction | None:
@@ -145,6 +155,8 @@ def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = Non
     known = {seed.sha256: seed.name for seed in current}
     new: list[tuple[Path, str]] = []
     for path in map(Path, paths):
+        if path.is_dir():
+            raise BadBulletin(f"{path} 是文件夹：请给出其中的简报文件")
         if not path.is_file():
             raise BadBulletin(f"{path}：文件不存在")
         digest = sha256_of(path)
@@ -168,6 +180,8 @@ def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = Non
     labels = {path.name: label or remembered.get(path.name, Entry()).label for path, _ in new}
     issues = {digest: ((parsed or {}).get(digest) if labels[path.name] == label else None)
               or read_issue(path, labels[path.name], progress=progress) for path, digest in new}
+    for path, digest in new:
+        check_size(path.name, issues[digest])
     adds = tuple(_change(path, digest, issues[digest], labels[path.name], owners, replace_id,
                          remembered.get(path.name, Entry()).id) for path, digest in new)
     transaction = Transaction(seeds_dir, uuid.uuid4().hex, adds, removes, origin,

@@ -241,6 +241,24 @@ def test_add_of_a_missing_file_fails_readably(built, settings, tmp_path):
     assert sorted(p.name for p in settings.seeds_dir.iterdir()) == seeds_before
 
 
+def test_add_of_a_folder_says_it_is_a_folder(built, tmp_path):
+    _fails_readably(built("add", str(tmp_path)), "是文件夹")
+
+
+def test_add_of_more_text_than_a_bulletin_holds_is_refused_like_an_upload(built, settings, tmp_path, monkeypatch):
+    import qa.transaction
+    from helpers_process import NEW_BULLETIN
+
+    monkeypatch.setattr(qa.transaction, "MAX_BULLETIN_CHARS", 200)
+    seeds_before = sorted(p.name for p in settings.seeds_dir.iterdir())
+    long = tmp_path / "long.md"
+    long.write_text(NEW_BULLETIN, encoding="utf-8")
+
+    _fails_readably(built("add", str(long)), "long.md", "个字符的文字", "最多 200 个")
+
+    assert sorted(p.name for p in settings.seeds_dir.iterdir()) == seeds_before
+
+
 def test_add_of_a_broken_file_fails_readably(built, tmp_path):
     empty = tmp_path / "blank.txt"
     empty.write_bytes(b"")

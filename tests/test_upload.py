@@ -24,6 +24,7 @@ import qa.http.app
 import qa.http.uploads
 import qa.index
 import qa.intake
+import qa.transaction
 import qa.vet
 from qa.http.app import create_app
 from qa.config import Settings
@@ -445,7 +446,7 @@ def test_reading_an_upload_has_a_time_limit(tmp_path):
 
 
 def test_an_upload_with_more_text_than_a_bulletin_fails_without_embedding(client, upload_settings, monkeypatch):
-    monkeypatch.setattr(qa.intake, "MAX_BULLETIN_CHARS", 500)
+    monkeypatch.setattr(qa.transaction, "MAX_BULLETIN_CHARS", 500)
     before = index_state(upload_settings)
     job = upload_and_wait(client, "long.txt", bulletin_text(new_bulletin_lines("2024年第9期", "松岭", "石门")))
     assert job["status"] == "failed" and "个字符的文字" in job["error"]
