@@ -15,7 +15,7 @@ from .embed import Embedder, load_embedder, runtime_of
 from .errors import NotFound, QAError, shown
 from .index import Snapshot, current_build_id, load_best, load_snapshot
 from .reader import Weights, load_weights, read
-from .reader.question import parse_question, resolve_follow_up
+from .reader.question import parse_question, resolve_follow_up, visible_text
 from .retrieve import QueryEncoder, candidates, search
 from .schema import Answer, Article, Issue
 from .seeds import sha256_of
@@ -159,8 +159,8 @@ class BulletinEngine:
             snapshot = self.snapshot(wait=True)
             if snapshot.issue(issue_id) is None:
                 raise NotFound(f"没有这一期：{shown(issue_id)}")
-        asked = question.strip()
-        text = resolve_follow_up(asked, [turn.question for turn in history], snapshot.tokenizer)
+        asked = visible_text(question).strip()
+        text = resolve_follow_up(asked, [visible_text(turn.question) for turn in history], snapshot.tokenizer)
         parsed, hits, found = self.prepare(text, mode=mode, issue_id=issue_id, snapshot=snapshot)
         answer = read(parsed, found, snapshot.evidence.stats, hits[:top_k], self.weights)
         resolved = text if text != asked else None

@@ -180,8 +180,8 @@ def test_ten_turns_of_history_are_accepted(api_client):
 @pytest.mark.parametrize(
     "body",
     [{"question": ""}, {"question": "   \n\t "}, {}, {"top_k": 3}, {"question": 42}, {"question": None},
-     {"question": ["问题"]}, {"question": "问" * 501}],
-    ids=["empty", "whitespace", "missing", "missing-with-others", "number", "null", "list", "501-chars"],
+     {"question": ["问题"]}, {"question": "问" * 501}, {"question": "\u200b\u202e\x00\ufeff"}],
+    ids=["empty", "whitespace", "missing", "missing-with-others", "number", "null", "list", "501-chars", "invisible"],
 )  # fmt: skip
 def test_bad_question_is_400(api_client, fake_engine, body):
     assert_error(ask(api_client, body), 400, "bad_question")

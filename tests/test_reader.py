@@ -21,7 +21,7 @@ from qa.periods import agrees, conflicts, find_period, period_label
 from qa.reader import ReaderUnavailable, load_weights, parse_question
 from qa.reader.gold import gold_articles, holds_answer
 from qa.reader.model import LinearModel, Weights
-from qa.reader.question import required_places, resolve_follow_up
+from qa.reader.question import required_places, resolve_follow_up, visible_text
 from qa.reader.read import allowed
 from qa.schema import Article, Period
 from qa.sentences import TermStats, article_sentences, term_stats
@@ -140,6 +140,18 @@ def test_a_follow_up_takes_the_new_place_into_the_previous_question():
     tokenizer = KeywordTokenizer()
     assert resolve_follow_up("那南京呢？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
     assert resolve_follow_up("南京有多少家孵化器？", [], tokenizer) == "南京有多少家孵化器？"
+    assert resolve_follow_up("还有南京？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
+
+
+def test_a_short_question_of_its_own_is_not_read_as_a_follow_up():
+    tokenizer = KeywordTokenizer()
+    for own in ("深圳市研发强度是多少？", "技术合同成交额是多少？", "孵化器有几家？"):
+        assert resolve_follow_up(own, ["2022年西安技术合同成交额是多少？"], tokenizer) == own
+
+
+def test_invisible_characters_are_taken_out_of_a_question():
+    assert visible_text("西\u200b安\u202e技术合同\x00成交额\ufeff是多少？") == "西安技术合同成交额是多少？"
+    assert visible_text("贵州\t技术合同\n成交额") == "贵州 技术合同 成交额"
 
 
 # --- the weights file ------------------------------------------------------------------------

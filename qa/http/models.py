@@ -16,6 +16,7 @@ from .. import schema
 from ..config import Settings
 from ..engine import Engine, Status, Turn
 from ..errors import BadQuestion, BadRequest
+from ..reader.question import visible_text
 
 DEFAULT_MAX_QUESTION_CHARS = Settings().max_question_chars
 MAX_HISTORY_TURNS = 10
@@ -64,7 +65,7 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question_fits(cls, question: str, info: ValidationInfo) -> str:
-        question = question.strip()
+        question = visible_text(question).strip()  # a question of zero-width characters is blank
         limit = (info.context or {}).get("max_question_chars", DEFAULT_MAX_QUESTION_CHARS)
         if not question:
             raise PydanticCustomError("question_blank", "问题不能为空")

@@ -4,6 +4,7 @@ idf weights, the places and the period the answer must agree with, and the unit 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -121,7 +122,19 @@ def _content_chars(text: str, places: dict[str, None], stop_terms: frozenset[str
     return set(_CJK.findall(text))
 
 
-_FOLLOW_UP_RE = re.compile(r"^(?:那么?|还有|再问一下)?\s*(.{1,12}?)\s*(?:呢|怎么样|如何|的情况)?[？?。!！]*$")
+_FOLLOW_UP_RE = re.compile(
+    r"^(?P<lead>那么?|还有|再问一下)?\s*(?P<subject>.{1,12}?)\s*(?P<tail>呢|怎么样|如何|的情况)?[？?。!！]*$"
+)
+
+
+def visible_text(text: str) -> str:
+    """The question as a reader sees it: zero-width, direction and other format or control characters taken
+    out (they split words and change the answer), tabs and line breaks as spaces."""
+    spaced = _BREAKS_RE.sub(" ", text)
+    return "".join(char for char in spaced if unicodedata.category(char) not in ("Cf", "Cc"))
+
+
+_BREAKS_RE = re.compile(r"[\t\n\r\v\f\u2028\u2029]+")
 
 
 def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordTokenizer) -> str:
@@ -129,9 +142,9 @@ def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordToken
     if not history:
         return text
     match = _FOLLOW_UP_RE.match(text.strip())
-    if not match or len(text.strip()) > 14:
-        return text
-    subject = match.group(1).strip()
+    if not match or len(text.strip()) > 14 or not (match.group("lead") or match.group("tail")):
+        return text  # a short question of its own ('深圳市研发强度是多少？') is not a follow-up
+    subject = match.group("subject").strip()
     previous = history[-1]
     for word, tag in tokenizer.tagged(previous):
         if tag == "ns" and place_stem(word) not in subject:
