@@ -213,7 +213,7 @@ def test_ask_within_an_unknown_issue_fails_readably(built):
         (["ask", "   "], "问题不能为空"),
         (["ask", "--top-k", "0", "云山市日加氢能力达到多少？"], "top_k 不能小于 1"),
         (["ask", "--top-k", "x", "云山市日加氢能力达到多少？"], "--top-k"),
-        (["ask", "--mode", "magic", "云山市日加氢能力达到多少？"], "mode 只能取以下值之一"),
+        (["ask", "--mode", "magic", "云山市日加氢能力达到多少？"], "mode 只能取以下值之一：'hybrid'、'dense'、'keyword'"),
         (["ask", "问" * 501], "问题太长：最多 500 个字符"),
         (["ask", "--colour", "云山市？"], "没有这个选项：--colour"),
         (["ask"], "缺少参数"),

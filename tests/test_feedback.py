@@ -53,6 +53,7 @@ def test_the_database_is_sqlite_in_wal_mode(api_client, api_settings):
     ({"verdict": "wrong", "question": "问", "confidence": 2}, "confidence"),
     ({"verdict": "wrong", "question": "问", "start": -1}, "start"),
     ({"verdict": "wrong", "question": 5}, "question"),
+    ({"verdict": "wrong", "question": "问", "article_id": "../../etc"}, "article_id 的格式不对"),
 ])  # fmt: skip
 def test_bad_feedback_is_400_and_stores_nothing(api_client, api_settings, body, field):
     response = post(api_client, body)

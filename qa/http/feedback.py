@@ -35,7 +35,8 @@ class FeedbackRequest(BaseModel):
     question: str = Field(min_length=1, max_length=500, description="提的问题（与 /api/ask 的 question 相同）。")
     resolved_question: str | None = Field(None, max_length=500, description="/api/ask 返回的 resolved_question。")
     answer: str | None = Field(None, max_length=MAX_ANSWER_CHARS, description="显示的答案原文；未找到答案时为 null。")
-    article_id: str | None = Field(None, max_length=80, description="答案出处的文章 id（answer.citation.article.id）。")
+    article_id: str | None = Field(None, max_length=80, pattern=r"^[\w.-]+/\d{1,4}$",
+                                    description="答案出处的文章 id（answer.citation.article.id）。")
     start: int | None = Field(None, ge=0, description="答案在文章中的起始偏移（answer.start）。")
     end: int | None = Field(None, ge=0, description="答案在文章中的结束偏移（answer.end）。")
     confidence: float | None = Field(None, ge=0, le=1, description="显示的把握（answer.confidence）。")

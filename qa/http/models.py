@@ -4,6 +4,7 @@ Flask-free, so the command line can use it. Upload and feedback models live with
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal, Sequence
@@ -98,13 +99,17 @@ _MESSAGES = {
     "string_too_long": "{field} 最多 {max_length} 个字符",
     "float_type": "{field} 必须是数字",
     "bool_type": "{field} 必须是 true 或 false",
+    "string_pattern_mismatch": "{field} 的格式不对",
 }
 
 
 def _describe(error: Any) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "请求体"
     template = _MESSAGES.get(error["type"])
-    return template.format(field=field, **error.get("ctx", {})) if template else error["msg"]
+    context = dict(error.get("ctx", {}))
+    if "expected" in context:  # pydantic's "'hybrid', 'dense' or 'keyword'"
+        context["expected"] = re.sub(r",\s*|\s+or\s+", "、", str(context["expected"]))
+    return template.format(field=field, **context) if template else error["msg"]
 
 
 def validation_message(exc: ValidationError) -> str:
