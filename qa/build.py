@@ -180,7 +180,7 @@ def _build(
         before_switch(written.build_id)
     store.switch_to(index_dir, written.build_id)
     store.clean_up(index_dir, keep=settings.builds_to_keep)
-    log.info("build %s: %d issues, %d articles, %d chunks (%d embedded)", written.build_id, len(issues),
+    log.info("索引 %s：%d 期、%d 篇文章、%d 个段落（新嵌入 %d 个）", written.build_id, len(issues),
              len(articles), len(chunks), embedded)
     return BuildResult(written.build_id, True, len(issues), len(articles), len(chunks), embedded,
                        time.perf_counter() - started, len(sentences)), issues, issue_ids
@@ -194,7 +194,7 @@ def _servable_build(index_dir: Path) -> Manifest | None:
     try:
         return store.verified_manifest(index_dir, build_id)
     except QAError as exc:
-        log.warning("not reusing the current build: %s", exc.message)
+        log.warning("不复用当前索引：%s", exc.message)
         return None
 
 

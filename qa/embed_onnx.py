@@ -171,7 +171,7 @@ class OnnxEmbedder:
         if progress and encoded:
             from tqdm import tqdm
 
-            rows = tqdm(rows, desc="Embedding", unit="text", mininterval=0.5)
+            rows = tqdm(rows, desc="嵌入", unit="段", mininterval=0.5)
         for row in rows:
             vectors[row] = self._forward(encoded[row])
         return vectors

@@ -130,13 +130,13 @@ class BulletinEngine:
                 self._failed[wanted] = exc
             if self._snapshot is None:
                 raise  # the caller says why (503, or one line from qa serve)
-            log.error("build %s cannot be served, still serving %s: %s", wanted, self._snapshot.build_id, exc.message)
+            log.error("索引 %s 无法使用，继续使用 %s：%s", wanted, self._snapshot.build_id, exc.message)
             return
         if problem is not None and wanted is not None:
             self._failed[wanted] = problem
-            log.error("build %s cannot be served, serving %s instead: %s", wanted, snapshot.build_id, problem.message)
+            log.error("索引 %s 无法使用，改用 %s：%s", wanted, snapshot.build_id, problem.message)
         self._snapshot = snapshot
-        log.info("serving build %s", snapshot.build_id)
+        log.info("正在使用索引 %s", snapshot.build_id)
 
     @property
     def weights(self) -> Weights:

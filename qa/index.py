@@ -225,7 +225,7 @@ def clean_up(index_dir: Path, keep: int) -> None:
             intact.append(build_id)
         except QAError as exc:
             if build_id != current:
-                log.warning("removing build %s: %s", build_id, exc.message)
+                log.warning("删除索引 %s：%s", build_id, exc.message)
                 shutil.rmtree(build_dir(index_dir, build_id), ignore_errors=True)
     for build_id in intact[:-keep] if keep > 0 else intact:
         if build_id != current:
@@ -315,7 +315,7 @@ def load_best(
             try:
                 return load_snapshot(index_dir, model_name, runtime, build_id), problem
             except (IndexDamaged, IndexMismatch, IndexNotReady) as exc:
-                log.info("build %s cannot be served either: %s", build_id, exc.message)
+                log.info("索引 %s 也无法使用：%s", build_id, exc.message)
         raise problem from None
 
 

@@ -199,5 +199,5 @@ def _indexed(indexed_issues: Callable[[], list[Issue]], source: str) -> Issue | 
     try:
         return next((issue for issue in indexed_issues() if issue.source == source), None)
     except QAError as exc:
-        log.warning("could not look up %s in the served index: %s", source, exc.message)
+        log.warning("无法在当前服务的索引中查找 %s：%s", source, exc.message)
         return None

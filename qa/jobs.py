@@ -131,7 +131,7 @@ class JobQueue:
             elif job.kind not in self._runners:
                 self._finish(job.id, error=f"这个服务器不运行 {job.kind!r} 类任务", error_code="internal")
             else:
-                log.info("job %s (%s) was %s when the server stopped: running it again", job.id, job.description,
+                log.info("任务 %s（%s）在服务器停止时处于 %s 状态：重新运行", job.id, job.description,
                          job.status)
                 self._enqueue(job.id)
 
@@ -147,7 +147,7 @@ class JobQueue:
             try:
                 self._run(job_id)
             except Exception:  # the database itself failed (disk full?): log, keep serving the queue
-                log.exception("job %s: cannot record its progress", job_id)
+                log.exception("任务 %s：无法记录进度", job_id)
 
     def _run(self, job_id: str) -> None:
         self._write("UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
@@ -158,7 +158,7 @@ class JobQueue:
         except QAError as exc:
             self._finish(job_id, error=exc.message, error_code=exc.code)
         except Exception:
-            log.exception("job %s failed", job_id)
+            log.exception("任务 %s 失败", job_id)
             self._finish(job_id, error=INTERNAL_ERROR, error_code="internal")
         else:
             self._finish(job_id, result=result)

@@ -83,8 +83,8 @@ def settings_for_builds(settings: Settings) -> Settings:
         if int(niceness or BUILD_NICENESS):
             os.nice(int(niceness))
     except (OSError, ValueError):  # not permitted, or not a number: the single thread still leaves a core free
-        log.warning("QA_BUILD_NICENESS=%r not applied", niceness)
-    log.info("a server runs on %s: building on one thread", settings.index_dir)
+        log.warning("QA_BUILD_NICENESS=%r 未能生效", niceness)
+    log.info("%s 上有服务器在运行：用一个线程构建", settings.index_dir)
     return replace(settings, embed_threads=1)
 
 

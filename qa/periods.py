@@ -30,12 +30,13 @@ _PARTS = (
     ("Q4", re.compile(r"(?:第)?四季度")),
     ("M", re.compile(r"(?<![\d.])(\d{1,2})\s*[—–\-~～至]\s*(\d{1,2})\s*月|([一二三四五六七八九十]{1,2})至([一二三四五六七八九十]{1,2})月")),
     ("end", re.compile(r"年底|年末|年终")),
+    ("year", re.compile(r"全年|全年度|整年")),
 )
-_PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "end")
+_PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "end", "year")
 
 
 _PART_NAMES = {"H1": "上半年", "H2": "下半年", "Q1-3": "前三季度", "Q1": "一季度", "Q2": "二季度", "Q3": "三季度",
-               "Q4": "四季度", "end": "底"}
+               "Q4": "四季度", "end": "底", "year": "全年"}
 
 
 def period_label(period: Period) -> str:
@@ -81,9 +82,8 @@ def _part(text: str) -> str | None:
 
 def _months(match: re.Match) -> str:
     first, last, cn_first, cn_last = match.groups()
-    if first:
-        return f"M{int(first)}-{int(last)}"
-    return f"M{_cn_number(cn_first)}-{_cn_number(cn_last)}"
+    months = (int(first), int(last)) if first else (_cn_number(cn_first), _cn_number(cn_last))
+    return "year" if months == (1, 12) else f"M{months[0]}-{months[1]}"
 
 
 def _cn_number(text: str) -> int:

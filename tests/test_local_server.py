@@ -136,3 +136,18 @@ def test_qa_ask_answers_itself_when_the_recorded_server_is_gone(api_settings):
 def test_qa_ask_with_a_bad_or_silent_url_fails_in_one_line(api_settings, url, fragment):
     result = _cli(api_settings, "ask", QUESTION, "--url", url)
     assert result.exit_code != 0 and fragment in result.output and "Traceback" not in result.output
+
+
+def test_a_server_stopped_with_sigterm_removes_its_record(fresh_settings, tmp_path):
+    import signal
+
+    from helpers_process import start_server, stop
+
+    server, _ = start_server(fresh_settings, tmp_path / "serve.log")
+    try:
+        assert (fresh_settings.index_dir / local_server.SERVER_FILE).exists()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert not (fresh_settings.index_dir / local_server.SERVER_FILE).exists()
+    finally:
+        stop(server)

@@ -43,6 +43,8 @@ STATS = TermStats(100, 10.0, {"技术": 40, "合同": 30, "成交额": 20, "孵�
         ("“十四五”期间", {2021, 2022, 2023, 2024, 2025}, None),
         ("2023年第6期里介绍宜昌的文章", set(), None),  # an issue label is not a period
         ("上半年", set(), "H1"),
+        ("2022年全年吸纳技术合同", {2022}, "year"),
+        ("2023年1—12月", {2023}, "year"),
     ],
 )
 def test_periods_are_read_from_text(text, years, part):
@@ -64,6 +66,10 @@ def test_period_conflicts_and_agreement():
     assert conflicts(Period(frozenset({2023}), "H1"), Period(frozenset({2023}), "Q1-3"))
     assert agrees(asked, Period(frozenset({2023}), "Q1-3")) and not agrees(asked, Period())
     assert period_label(Period(frozenset({2022}), "end")) == "2022年底"
+    whole_year = Period(frozenset({2022}), "year")  # '2022年全年…': a figure for part of the year does not answer it
+    assert conflicts(whole_year, Period(frozenset({2022}), "M1-7")) and conflicts(whole_year, Period(frozenset({2022}), "Q1-3"))
+    assert not conflicts(whole_year, Period(frozenset({2022}))) and not conflicts(whole_year, Period(frozenset({2022}), "end"))
+    assert period_label(whole_year) == "2022年全年"
 
 
 # --- evidence units --------------------------------------------------------------------------
@@ -104,6 +110,20 @@ def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
     assert parse_question("西安是怎么推进成果转化的？", tokenizer, STATS).kind == "how"
     assert parse_question("内蒙古是靠什么制度引导科研人员的？", tokenizer, STATS).focus == "制度"
     assert parse_question("这篇文章是哪一期刊登的？", tokenizer, STATS).kind == "issue"
+
+
+@pytest.mark.parametrize("question, window, marked", [
+    ("绵阳在城市科技创新竞争力50强里排第几？", "绵阳在“2023城市科技创新竞争力50强”榜单中排名第17位", "17位"),
+    ("衢州土壤修复后pH是多少？", "土壤的pH由修复前的5.45升高至6.23，耕地修复取得明显成效。", "6.23"),
+    ("衢州土壤修复前pH是多少？", "土壤的pH由修复前的5.45升高至6.23，耕地修复取得明显成效。", "5.45"),
+    ("镉的有效态修复后降到多少？", "镉的有效态含量由0.18 mg/kg降至0.05 mg/kg", "0.05"),
+])  # fmt: skip
+def test_the_highlight_marks_the_figure_asked_for(question, window, marked):
+    from qa.reader.spans import Window, highlight
+
+    parsed = parse_question(question, KeywordTokenizer(), STATS)
+    start, end = highlight(parsed, Window(100, 100 + len(window), window, 1, True, True))
+    assert window[start - 100 : end - 100].startswith(marked)
 
 
 def test_a_city_implies_its_province_and_and_joins_places():
@@ -209,7 +229,7 @@ def test_another_period_is_not_found_but_cited_beside_it(engine):
     answer = engine.ask("白河市2022年技术合同成交额是多少？")  # the bulletin gives 2023
     assert not answer.found and answer.text is None
     note = answer.other_period
-    assert note is not None and note.asked == "2022年" and note.stated == "2023年"
+    assert note is not None and note.asked == "2022年" and note.stated == "2023年全年"  # "全年技术合同成交额…"
     assert "56.7亿元" in note.text and note.citation.article_title == "白河市推进科技成果转化"
     assert "2022年" in answer.message and "56.7亿元" in answer.message
 

@@ -4,6 +4,7 @@ the web page from the package's web/ directory, security headers, error handlers
 from __future__ import annotations
 
 import logging
+import signal
 import mimetypes
 from pathlib import Path
 from typing import Callable
@@ -91,17 +92,28 @@ def serve(
     try:
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
-        logger.warning("starting without an index (%s): %s", exc.code, exc.message)
+        logger.warning("启动时没有可用的索引（%s）：%s", exc.code, exc.message)
+    # waitress warns "Task queue depth is N" for every request that waits for a thread: a line per request
+    # under ordinary load (more clients than threads), in English; the queue is measured by the benchmark instead.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = waitress.create_server(app, host=host, port=port, **_waitress_settings(settings.serve_threads))
-    logger.info("serving on %s", url)
+    logger.info("服务地址 %s", url)
     record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
     if on_ready:
         on_ready(url)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` (and systemd) stop it like Ctrl-C
     try:
         server.run()
+    except KeyboardInterrupt:
+        logger.info("服务器已停止")
     finally:
         remove_server_record(settings.index_dir)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _waitress_settings(threads: int) -> dict:
@@ -115,7 +127,7 @@ def _waitress_settings(threads: int) -> dict:
         soft = wanted
     limit = min(WAITRESS["connection_limit"], max(64, soft - 100))
     if limit < WAITRESS["connection_limit"]:
-        logger.warning("only %d open files allowed: serving at most %d connections at once", soft, limit)
+        logger.warning("只允许打开 %d 个文件：同时最多服务 %d 个连接", soft, limit)
     return {**WAITRESS, "threads": threads, "connection_limit": limit}
 
 

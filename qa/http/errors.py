@@ -62,5 +62,5 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
 
 
 def _internal_error(exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.path)
+    logger.exception("处理 %s %s 时出现未预料的错误", request.method, request.path)
     return error_response(Internal.http_status, Internal.code, Internal.example)

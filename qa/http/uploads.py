@@ -198,7 +198,7 @@ def upload_issue() -> Response:
     if form.label and not form.replace:
         _refuse_taken_label(settings.seeds_dir, form.label)
     saved = save_upload(form.file.stream, settings, client_name, suffix)
-    logger.info("upload %r saved as %s", client_name, saved)
+    logger.info("上传的 %r 已保存为 %s", client_name, saved)
     job = jobs.submit(JOB_KIND, {"file": str(saved), "label": form.label, "replace": form.replace}, client_name)
     return json_response(JobResponse.of(job), 202)
 
@@ -249,7 +249,7 @@ def start_jobs(app, settings) -> None:
         connection = store.connect(settings.index_dir)
     except (sqlite3.Error, OSError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        logger.error("uploads are unavailable: cannot open %s: %s", store.db_path(settings.index_dir), reason)
+        logger.error("上传不可用：无法打开 %s：%s", store.db_path(settings.index_dir), reason)
         app.extensions["qa_jobs_problem"] = reason
         return
 

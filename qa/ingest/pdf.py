@@ -18,6 +18,10 @@ from .limits import OCR_DPI, MAX_PAGE_PIXELS, OcrBudget, check_page_count
 from .pages import PageLines, TextLine
 
 log = logging.getLogger(__name__)
+# pypdf and pdfminer warn in English about each flaw of a damaged file ("invalid pdf header", "EOF marker not
+# found") before the one readable error we raise for it.
+for _library in ("pypdf", "pdfminer"):
+    logging.getLogger(_library).setLevel(logging.ERROR)
 
 # Kangxi radicals (U+2F00–U+2FDF): some Word→PDF converters map ideographs to these look-alikes
 # ("⽣" for "生"), which would never match a question typed with the ordinary character.

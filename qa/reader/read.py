@@ -23,6 +23,9 @@ from .spans import Window, highlight, span_pairs, span_vector
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
 FOUND = "答案摘自简报原文。"
 SUPPORT_FROM = 0.5  # another article's sentence this likely to hold the same figure supports it
+# The other-period note must be about the metric asked: at least half of the question's idf-weighted terms in the
+# sentence (a sentence of the same place and another year about something else is no "figure for another year").
+OTHER_PERIOD_MIN_COVERAGE = 0.5
 # A sentence this short is quoted whole: cutting it gains little brevity and risks losing the
 # answer (measured by cross-validation: +5 points holding the answer, tightness unchanged).
 WHOLE_SENTENCE_CHARS = 50
@@ -178,6 +181,8 @@ def _other_period(question: Question, candidates: list[Candidate], stats: TermSt
     choice = choose(unbounded, others, stats, weights) if others else None
     if choice is None or choice.confidence < weights.other_period_from:
         return None
+    if choice.reading.pair.coverage < OTHER_PERIOD_MIN_COVERAGE:
+        return None  # a sentence of that place and another year, but not about the metric asked
     best = choice.reading.pair.candidate
     return PeriodNote(
         asked=period_label(question.period),

@@ -183,6 +183,18 @@ def span_vector(pair: SpanPair) -> list[float]:
     return [feature(pair) for _, feature in SPAN_FEATURES]
 
 
+_REACHED_RE = re.compile(r"(?:至|到|达|为)$")
+_FROM_RE = re.compile(r"(?:由|从)[^，。；]{0,6}$")
+_ASKS_BEFORE_RE = re.compile(r"之前|以前|原来|原先|由多少|从多少|修复前|改革前|实施前")
+
+
+def _figure_reached(before: str, after: str, question: str) -> float:
+    """+1 for the figure a change reached ('由5.45升高至6.23' → 6.23), −1 for the one it started from; the
+    other way round when the question asks for the value before."""
+    reached = float(bool(_REACHED_RE.search(before))) - float(bool(_FROM_RE.search(before) and re.match(r"[^，。；]{0,8}?(?:至|到)", after)))
+    return -reached if _ASKS_BEFORE_RE.search(question) else reached
+
+
 def highlight(question: Question, window: Window) -> tuple[int, int]:
     """The answer slot inside the window: for a figure asked for, the figure (in the asked unit,
     nearest the question's own words); otherwise the whole window."""
@@ -194,8 +206,11 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
         if figure not in _figures(window.text) or not re.search(r"\d|[两二三四五六七八九十百千]", figure):
             continue
         before = window.text[max(0, match.start() - 10) : match.start()]
+        after = window.text[match.end() : match.end() + 10]
         value = 2.0 * unit_matches(question, figure) + float(bool(re.search(r"\D$", figure)))
         value += float(any(term in before for term in question.terms))
+        value += 2.0 * (question.unit == "rank" and before.endswith("第"))  # '排名第17位', not '50强'
+        value += _figure_reached(before, after, question.text)
         if value > best_value:
             offset = window.start + match.start()
             best, best_value = (offset, offset + len(figure)), value

@@ -35,7 +35,8 @@ SPAN_C = 0.3
 ANSWER_C = 0.3
 SEED = 0
 TARGET_FALSE_REJECTS = 0.04  # the threshold keeps held-out false rejects under this (the goal is ≤ 5 %)
-WORDS = ((0.95, "把握高"), (0.85, "把握较高"))  # words shown only where measured precision reaches this
+WORDS = ((0.95, "把握高"), (0.85, "把握较高"))
+"""Words shown only where held-out precision reaches the level and the answer's own probability does too."""
 
 
 @dataclass
@@ -83,7 +84,7 @@ def make_examples(engine, rows: list[dict], progress: bool = False) -> list[Exam
     snapshot = engine.snapshot()
     stats = snapshot.evidence.stats
     examples = []
-    for row in tqdm(rows, desc="questions", unit="q", disable=not progress):
+    for row in tqdm(rows, desc="问题", unit="个", disable=not progress):
         question, hits, found = engine.prepare(row["question"])
         gold = gold_articles(row, snapshot.articles) if answerable(row) else set()
         paired = [p for p in pairs(question, found, stats) if allowed(question, p.candidate)]
@@ -223,7 +224,7 @@ def fit_models(examples: list[Example]) -> tuple[LinearModel, LinearModel, Linea
 def cross_validate(examples: list[Example], progress: bool = False) -> dict[str, Weights]:
     """Leave one bulletin out: for each group, the models fitted on the other groups' questions."""
     folds = {}
-    for group in tqdm(sorted({e.group for e in examples}), desc="folds", unit="fold", disable=not progress):
+    for group in tqdm(sorted({e.group for e in examples}), desc="交叉验证", unit="折", disable=not progress):
         folds[group] = _partial(*fit_models([e for e in examples if e.group != group]))
     return folds
 
@@ -251,8 +252,8 @@ def choose_thresholds(outcomes) -> tuple[float, tuple[tuple[float, str], ...], d
     words = []
     for level, name in WORDS:
         floor = _precision_floor(confidences, right, level, threshold)
-        if floor is not None:
-            words.append((floor, name))
+        if floor is not None:  # and never below the level itself: 把握高 beside "约 87%" would contradict it
+            words.append((max(floor, level), name))
     words.append((threshold, "把握一般"))
     measured = {"false_reject_target": TARGET_FALSE_REJECTS, "not_found_below": threshold,
                 "words": {name: floor for floor, name in words}}
