@@ -4,6 +4,7 @@ so that real corrections can become training data after a person has checked the
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -77,6 +78,9 @@ class FeedbackStore:
         return [Feedback(id=row[0], **dict(zip(_COLUMNS, row[1:]))) for row in rows]
 
 
+_PLACEHOLDER_LEAD = re.compile(r"^\s*(?:正确(?:的)?答案(?:应该|应)?(?:是|为)?[：:，,]?)")
+
+
 def training_rows(items: Iterable[Feedback]) -> Iterator[dict]:
     """Feedback as training questions: `answer`/`evidence` as far as the verdict tells them, and
     `type` left for the person who checks the row (train/check_questions.py), except that an
@@ -89,8 +93,8 @@ def training_rows(items: Iterable[Feedback]) -> Iterator[dict]:
             row.update(answer=item.answer, evidence=item.answer)
         elif item.verdict == "useful":
             row.update(type="unanswerable", file=None, article=None)
-        elif item.note:
-            row.update(answer=item.note)
+        elif item.note:  # the page's placeholder invites "正确答案是……": the answer is what follows
+            row.update(answer=_PLACEHOLDER_LEAD.sub("", item.note).strip() or item.note)
         row["feedback"] = {
             "verdict": item.verdict, "asked": item.question, "shown": item.answer, "note": item.note,
             "confidence": item.confidence, "build_id": item.build_id, "created_at": item.created_at,

@@ -98,7 +98,8 @@ def test_export_rows_have_the_training_questions_shape(tmp_path):
     assert all(set(row) == keys for row in rows)
     assert rows[0]["question"] == "白河市建成了多少座加氢站？"  # the question as it was read
     assert (rows[0]["answer"], rows[0]["evidence"], rows[0]["file"]) == ("建成加氢站9座", "建成加氢站9座", "b.txt")
-    assert (rows[1]["answer"], rows[1]["evidence"], rows[1]["feedback"]["shown"]) == ("正确答案是12座", None, "错的")
+    assert (rows[1]["answer"], rows[1]["evidence"], rows[1]["feedback"]["shown"]) == ("12座", None, "错的")  # the placeholder's lead is not the answer
+    assert rows[1]["feedback"]["note"] == "正确答案是12座"  # kept as written
     assert rows[2]["answer"] is None and rows[2]["feedback"]["verdict"] == "wrong"
     assert (rows[3]["type"], rows[3]["answer"], rows[3]["file"]) == ("unanswerable", None, None)
     assert [row["id"] for row in rows] == ["fb-1", "fb-2", "fb-3", "fb-4"]
