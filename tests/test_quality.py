@@ -6,6 +6,7 @@ Marked `model` (real embedding model; a build of the seeds takes ~20–60 s)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def test_a_how_question_about_a_whole_article_lists_its_measures(seeds_engine):
     if answer.found:
         article = seeds_engine.article(answer.citation.article_id)[1]
         assert all(article.text[item.start : item.end] == item.text for item in answer.items)
+        leads = re.findall(r"(?:^|[。\n])\s*([一二三四五六七八九十]是)", article.text)
+        assert [item.text[:2] for item in answer.items] == leads  # every measure, not only those retrieval reached
 
 
 def test_supporting_citations_state_the_same_fact(seeds_engine):

@@ -3,6 +3,8 @@ measures the article enumerates (一是…二是…, （一）…), each a verba
 
 from __future__ import annotations
 
+import re
+
 from ..corpus import ENUMERATION_RE
 from ..schema import AnswerItem
 from .features import Pair, _coverage
@@ -22,12 +24,16 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
     title_coverage = _coverage(question, article.title, ())
     if title_coverage < max(0.5, best.coverage):
         return ()
-    leads = sorted({p.candidate.sentence.start: p.candidate for p in allowed
-                    if p.candidate.article.id == article.id and ENUMERATION_RE.match(p.candidate.sentence.text)}.items())
+    found = [p.candidate.sentence for p in allowed
+             if p.candidate.article.id == article.id and ENUMERATION_RE.match(p.candidate.sentence.text)]
+    if not found:
+        return ()
+    leads = {sentence.start: (sentence.start, sentence.end) for sentence in found}
+    # The rest of the same enumeration, wherever retrieval did not reach it ('五是…' two paragraphs on).
+    shape = _shape(min(found, key=lambda sentence: sentence.start).text)
+    leads.update({start: (start, end) for start, end in _sentences(article.text) if _shape(article.text[start:end]) == shape})
     items, used = [], 0
-    for _, candidate in leads:
-        sentence = candidate.sentence
-        start, end = sentence.start, sentence.end
+    for _, (start, end) in sorted(leads.items()):
         if end - start > MAX_ITEM_CHARS:
             start, end = clauses(article.text, start, end)[0]
         text = article.text[start:end].rstrip("。；;，,")
@@ -37,3 +43,20 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
         items.append(AnswerItem(text, start, end))
         used += len(text) + 1
     return tuple(items) if len(items) >= 2 else ()
+
+
+_SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+_NUMERAL_RE = re.compile(r"[一二三四五六七八九十]+|\d{1,2}")
+
+
+def _sentences(text: str):
+    for match in _SENTENCE_RE.finditer(text):
+        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
+        if match.end() > start:
+            yield start, match.end()
+
+
+def _shape(sentence: str) -> str | None:
+    """The form of an enumeration's lead with its numeral taken out: '三是引育…' → 'N是'; None if it has none."""
+    match = ENUMERATION_RE.match(sentence.lstrip())
+    return _NUMERAL_RE.sub("N", match.group(0)) if match else None
