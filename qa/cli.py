@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import sys
 from pathlib import Path
@@ -42,14 +43,67 @@ def _usage_message(exc: click.UsageError) -> str:
         return f"缺少参数 {exc.param.human_readable_name if exc.param else ''}{hint}"
     if isinstance(exc, click.BadParameter):
         name = exc.param.opts[0] if exc.param and exc.param.opts else (exc.param_hint or "")
-        return f"参数 {name} 不合法：{exc.message}{hint}"
+        return f"参数 {name} 不合法：{_click_reason(exc.message)}{hint}"
     if "No such command" in exc.message:
         return f"没有这个命令：{exc.message.split(chr(39))[1] if chr(39) in exc.message else exc.message}{hint}"
     return f"{exc.message}{hint}"
 
 
-class _Group(click.Group):
+_CLICK_REASONS = (
+    (re.compile(r"^(?:File|Directory|Path) '(.*)' does not exist\.?$"), "{0} 不存在"),
+    (re.compile(r"^(?:File|Path) '(.*)' is a directory\.?$"), "{0} 是文件夹"),
+    (re.compile(r"^'(.*)' is not a valid integer(?: range)?\.?$"), "{0} 不是整数"),
+    (re.compile(r"^'(.*)' is not a valid float(?: range)?\.?$"), "{0} 不是数字"),
+)
+
+
+def _click_reason(message: str) -> str:
+    """click's words for a bad value, in ours (the ones our options can meet)."""
+    for pattern, words in _CLICK_REASONS:
+        match = pattern.match(message)
+        if match:
+            return words.format(*match.groups())
+    return message
+
+
+class _Formatter(click.HelpFormatter):
+    """click's help pages with Chinese headings (click writes its own in English)."""
+
+    HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]..."),
+                            prefix="用法：")
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{self.HEADINGS.get(heading, heading)}：\n")
+
+
+class _HelpContext(click.Context):
+    formatter_class = _Formatter
+
+
+class _ChineseHelp:
+    """A command whose --help is in Chinese: headings, usage and the help option's own line."""
+
+    context_class = _HelpContext
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "显示本帮助并退出。"
+        return option
+
+
+class _Command(_ChineseHelp, click.Command):
+    pass
+
+
+class _Group(_ChineseHelp, click.Group):
     """Runs a command and turns every click error into our one-line form."""
+
+    command_class = _Command
+    group_class = type  # subgroups are _Groups too
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -167,8 +221,8 @@ def remove(obj: _Context, issue_id):
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="输出与 /api/ask 完全相同的 JSON。")
-@click.option("--top-k", default=5, show_default=True, type=int, help="引用的段落数（1–20）。")
-@click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
+@click.option("--top-k", default=5, type=int, help="引用的段落数（1–20，默认 5）。")
+@click.option("--mode", default="hybrid", help="检索方式：hybrid、dense 或 keyword（默认 hybrid）。")
 @click.option("--issue", "issue_id", help="只检索这一期（期次 id，如 2023-12；见 qa issues）。")
 @click.option("--url", help="向这个地址上运行的 qa serve 提问（http://主机:端口），不在本进程加载模型。"
               "默认：若本索引目录有正在运行的 qa serve 就用它，否则在本进程回答。")
@@ -225,8 +279,8 @@ def issues(obj: _Context):
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="监听的地址。")
-@click.option("--port", default=8000, show_default=True, type=int, help="监听的端口。")
+@click.option("--host", default="127.0.0.1", help="监听的地址（默认 127.0.0.1）。")
+@click.option("--port", default=8000, type=int, help="监听的端口（默认 8000）。")
 @click.option("--dev", is_flag=True, help="用 Flask 的调试服务器（自动重载）代替 waitress。")
 @click.pass_obj
 def serve(obj: _Context, host, port, dev):
@@ -270,7 +324,7 @@ def _limit_malloc_arenas() -> None:
 
 @main.command(name="eval")
 @click.argument("questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mode", default="hybrid", show_default=True, help="检索方式：hybrid、dense 或 keyword。")
+@click.option("--mode", default="hybrid", help="检索方式：hybrid、dense 或 keyword（默认 hybrid）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出各项指标。")
 @click.option("--explain", is_flag=True, help="对每个答错的问题，列出选中句子得分最高的特征。")
 @click.pass_obj
@@ -295,8 +349,8 @@ def evaluate(obj: _Context, questions_file, mode, as_json, explain):
 
 
 @main.command()
-@click.option("--data", "data_dir", type=_PATH, default=Path("train/questions"), show_default=True,
-              help="带标注的训练问题所在的文件夹（*.jsonl）。")
+@click.option("--data", "data_dir", type=_PATH, default=Path("train/questions"),
+              help="带标注的训练问题所在的文件夹（*.jsonl，默认 train/questions）。")
 @click.option("--bulletins", "bulletin_dirs", type=_PATH, multiple=True,
               help="训练时建索引的简报文件夹（默认：seeds/ 和 train/bulletins/）。")
 @click.option("--output", type=_PATH, help="权重写到哪里（默认：包内的 qa/reader/weights.json）。")

@@ -89,9 +89,11 @@ def test_each_command_has_help_describing_its_options(qa, command):
     result = qa(command, "--help")
 
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Usage:")
+    assert result.output.startswith("用法：") and f" {command} [选项]" in result.output.splitlines()[0]
     for option in SUBCOMMAND_OPTIONS[command]:
         assert option in result.output
+    assert "选项：" in result.output and "显示本帮助并退出" in result.output
+    assert not any(english in result.output for english in ("Usage:", "Options:", "Show this message", "[default:"))
 
 
 def test_version(qa):
@@ -241,6 +243,11 @@ def test_add_of_a_missing_file_fails_readably(built, settings, tmp_path):
     assert sorted(p.name for p in settings.seeds_dir.iterdir()) == seeds_before
 
 
+def test_click_s_own_errors_are_in_our_words(qa, tmp_path):
+    _fails_readably(qa("eval", str(tmp_path / "missing.jsonl")), "missing.jsonl 不存在")
+    _fails_readably(qa("ask", "--top-k", "x", "问"), "x 不是整数")
+
+
 def test_add_of_a_folder_says_it_is_a_folder(built, tmp_path):
     _fails_readably(built("add", str(tmp_path)), "是文件夹")
 
@@ -384,7 +391,7 @@ def test_python_m_qa_cli_runs():
     result = subprocess.run([sys.executable, "-m", "qa.cli", "--help"], capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stderr
-    assert "Usage:" in result.stdout and "build" in result.stdout
+    assert "用法：" in result.stdout and "build" in result.stdout and "命令：" in result.stdout
 
 
 def test_the_installed_qa_script_builds_and_answers(settings):
