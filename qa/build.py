@@ -180,7 +180,7 @@ def _build(
         before_switch(written.build_id)
     store.switch_to(index_dir, written.build_id)
     store.clean_up(index_dir, keep=settings.builds_to_keep)
-    log.info("索引 %s：%d 期、%d 篇文章、%d 个段落（新嵌入 %d 个）", written.build_id, len(issues),
+    log.info("索引 %s：%d 期、%d 篇文章、%d 个段落（新嵌入段落和句子 %d 个）", written.build_id, len(issues),
              len(articles), len(chunks), embedded)
     return BuildResult(written.build_id, True, len(issues), len(articles), len(chunks), embedded,
                        time.perf_counter() - started, len(sentences)), issues, issue_ids

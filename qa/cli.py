@@ -178,7 +178,7 @@ def build(obj: _Context, force):
     result = run(lambda: run_build(obj.settings, obj.embedder(), force=force, progress=True))
     if result.changed:
         click.echo(f"已构建索引 {result.build_id}：{result.issues} 期、{result.articles} 篇文章、{result.chunks} 个段落"
-                   f"（新嵌入 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
+                   f"（新嵌入段落和句子 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
     else:
         click.echo(f"索引 {result.build_id} 已是最新（{result.chunks} 个段落）；要重建请加 --force")
 
@@ -204,7 +204,7 @@ def add(obj: _Context, files, label, replace_id):
         click.echo(f"已加入 {issue.label}（{issue.source}，期次 id {issue.id}）：{len(issue.articles)} 篇文章{ocr}"
                    f"{replacing}")
     if issues:
-        click.echo(f"索引 {result.build_id}：{result.chunks} 个段落（新嵌入 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
+        click.echo(f"索引 {result.build_id}：{result.chunks} 个段落（新嵌入段落和句子 {result.embedded} 个），用时 {result.seconds:.1f} 秒")
 
 
 @main.command()

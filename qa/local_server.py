@@ -102,7 +102,21 @@ def ask_server(url: str, payload: dict) -> dict:
     except urllib.error.HTTPError as exc:
         raise QAError(_error_message(exc)) from None
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ServerUnreachable(f"{url} 没有 qa 服务应答：{getattr(exc, 'reason', exc)}") from None
+        raise ServerUnreachable(f"{url} 没有 qa 服务应答：{_unreachable_reason(exc)}") from None
+
+
+def _unreachable_reason(exc: Exception) -> str:
+    """Why nothing answered, in the words of the rest of the CLI (the library's English says the same)."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, ConnectionRefusedError):
+        return "连接被拒绝（那里没有服务在监听）"
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        return f"{ASK_TIMEOUT_SECONDS} 秒内没有应答"
+    if isinstance(reason, OSError) and ("Name or service" in str(reason) or "nodename" in str(reason)):
+        return "找不到这个主机名"
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return "应答不是 qa 的 JSON"
+    return str(reason)
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:

@@ -98,7 +98,7 @@ def test_ask_server_gets_the_servers_answer_and_its_errors(http_server):
 
 
 def test_ask_server_says_when_nothing_answers(tmp_path):
-    with pytest.raises(ServerUnreachable, match="没有 qa 服务应答"):
+    with pytest.raises(ServerUnreachable, match="没有 qa 服务应答：连接被拒绝"):
         ask_server("http://127.0.0.1:9", _request())
 
 

@@ -63,7 +63,7 @@ def _decrypted(name: str, data: bytes) -> bytes:
     except BadBulletin:
         raise
     except Exception as exc:  # malformed PDFs surface as PdfReadError, ValueError, KeyError, ...
-        raise BadBulletin(f"{name} 不是可读的 PDF（{exc}）") from exc
+        raise BadBulletin(f"{name} 不是可读的 PDF：文件已损坏或不完整") from exc
 
 
 _ORDERING_OF_CMAP = {"UniGB": "GB1", "UniCNS": "CNS1", "UniJIS": "Japan1", "UniKS": "Korea1"}
@@ -107,7 +107,7 @@ def _text_layer_pages(name: str, data: bytes) -> list[PageLines | None]:
     except Exception as exc:  # pdfminer reports damage as PSSyntaxError, PDFSyntaxError, KeyError, ...
         if "password" in type(exc).__name__.lower() or "Password" in str(exc):
             raise BadBulletin(f"{name} 有密码保护：请另存一份无密码的文件再加入") from None
-        raise BadBulletin(f"{name} 不是可读的 PDF（{type(exc).__name__}: {exc}）") from exc
+        raise BadBulletin(f"{name} 不是可读的 PDF：文件已损坏或不完整") from exc
 
 
 def _char_runs(chars: list[dict]) -> list[TextLine]:
