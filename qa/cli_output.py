@@ -13,6 +13,11 @@ from .schema import Issue
 BULLETIN = "《科技情报参考》"
 
 
+def percent(probability: float) -> int:
+    """Rounded down, so it never reaches the floor of a word the answer did not get (0.8496 → 84, not 85)."""
+    return int(probability * 100 + 1e-9)
+
+
 def _distinct_articles(citations: Sequence[Citation], skip: str | None = None) -> list[Citation]:
     """One citation per article, in order; `skip` leaves out the answer's own article."""
     seen = {skip} if skip else set()
@@ -35,7 +40,7 @@ def print_answer(response: AskResponse) -> None:
     if response.found and answer is not None:
         click.echo(f"答：{answer.text}")
         click.echo(f"出处：{BULLETIN}{_source(answer.citation)}")
-        click.echo(f"{answer.confidence_words}（答对的概率约 {answer.confidence:.0%}）")
+        click.echo(f"{answer.confidence_words}（答对的概率约 {percent(answer.confidence)}%）")
         for cited in _distinct_articles(answer.supporting, skip=answer.citation.article.id):
             click.echo(f"  同样的内容也见：{_source(cited)}")
         others = _distinct_articles(response.related, skip=answer.citation.article.id)

@@ -42,7 +42,10 @@ _PART_NAMES = {"H1": "上半年", "H2": "下半年", "Q1-3": "前三季度", "Q1
 def period_label(period: Period) -> str:
     """Period(years={2022}, part='H1') → '2022年上半年'."""
     years = sorted(period.years)
-    text = f"{years[0]}年" if len(years) == 1 else (f"{years[0]}—{years[-1]}年" if years else "")
+    if len(years) > 1 and years[-1] - years[0] + 1 != len(years):  # '2012年、2021年', not the range between
+        text = "、".join(f"{year}年" for year in years)
+    else:
+        text = f"{years[0]}年" if len(years) == 1 else (f"{years[0]}—{years[-1]}年" if years else "")
     part = period.part or ""
     if part.startswith("M"):
         first, _, last = part[1:].partition("-")

@@ -243,6 +243,12 @@ def test_add_of_a_missing_file_fails_readably(built, settings, tmp_path):
     assert sorted(p.name for p in settings.seeds_dir.iterdir()) == seeds_before
 
 
+def test_the_probability_shown_is_rounded_down_so_it_never_reaches_another_words_floor():
+    from qa.cli_output import percent
+
+    assert (percent(0.8496), percent(0.85), percent(0.999), percent(0.0)) == (84, 85, 99, 0)
+
+
 def test_click_s_own_errors_are_in_our_words(qa, tmp_path):
     _fails_readably(qa("eval", str(tmp_path / "missing.jsonl")), "missing.jsonl 不存在")
     _fails_readably(qa("ask", "--top-k", "x", "问"), "x 不是整数")

@@ -70,6 +70,16 @@ def test_period_conflicts_and_agreement():
     assert conflicts(whole_year, Period(frozenset({2022}), "M1-7")) and conflicts(whole_year, Period(frozenset({2022}), "Q1-3"))
     assert not conflicts(whole_year, Period(frozenset({2022}))) and not conflicts(whole_year, Period(frozenset({2022}), "end"))
     assert period_label(whole_year) == "2022年全年"
+    assert period_label(Period(frozenset({2012, 2021}))) == "2012年、2021年"  # not the range between them
+
+
+def test_the_other_period_is_the_one_its_quoted_words_open_with():
+    from qa.reader.read import _period_of
+
+    in_force = Period(frozenset({2012, 2021}))
+    assert _period_of("2021年，全市认定登记技术合同成交额7005.7亿元，是2012年的2.8倍。", in_force).years == {2021}
+    assert _period_of("1-9月，全市吸纳技术合同成交额81.68亿元", Period(frozenset({2023}), "Q1-3")) == Period(
+        frozenset({2023}), "Q1-3")
 
 
 # --- evidence units --------------------------------------------------------------------------
@@ -117,6 +127,8 @@ def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
     ("衢州土壤修复后pH是多少？", "土壤的pH由修复前的5.45升高至6.23，耕地修复取得明显成效。", "6.23"),
     ("衢州土壤修复前pH是多少？", "土壤的pH由修复前的5.45升高至6.23，耕地修复取得明显成效。", "5.45"),
     ("镉的有效态修复后降到多少？", "镉的有效态含量由0.18 mg/kg降至0.05 mg/kg", "0.05"),
+    ("南京有几家国家级科技企业孵化器？", "全市共建有各类科技企业孵化器236家，其中国家级59家，省级64家", "59家"),
+    ("南京有几家科技企业孵化器？", "全市共建有各类科技企业孵化器236家，其中国家级59家，省级64家", "236家"),
 ])  # fmt: skip
 def test_the_highlight_marks_the_figure_asked_for(question, window, marked):
     from qa.reader.spans import Window, highlight
@@ -161,6 +173,14 @@ def test_a_follow_up_takes_the_new_place_into_the_previous_question():
     assert resolve_follow_up("那南京呢？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
     assert resolve_follow_up("南京有多少家孵化器？", [], tokenizer) == "南京有多少家孵化器？"
     assert resolve_follow_up("还有南京？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
+
+
+def test_a_follow_up_may_change_the_period_or_the_metric_and_keep_the_rest():
+    tokenizer = KeywordTokenizer()
+    asked = ["北京2022年技术合同成交额是多少？"]
+    assert resolve_follow_up("那2021年呢？", asked, tokenizer) == "北京2021年技术合同成交额是多少？"
+    assert resolve_follow_up("那研发强度呢？", asked, tokenizer) == "2022年北京研发强度是多少？"
+    assert resolve_follow_up("它的研发强度呢？", asked, tokenizer) == "2022年北京研发强度是多少？"
 
 
 def test_a_short_question_of_its_own_is_not_read_as_a_follow_up():

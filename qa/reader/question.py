@@ -138,15 +138,33 @@ _BREAKS_RE = re.compile(r"[\t\n\r\v\f\u2028\u2029]+")
 
 
 def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordTokenizer) -> str:
-    """'那南京呢？' after '宁夏有多少家孵化器？' → '南京有多少家孵化器？'."""
+    """A follow-up read against the previous question: another place ('那南京呢？' after '宁夏有多少家孵化器？' →
+    '南京有多少家孵化器？'), another period ('那2021年呢？' → the same question for 2021), or another metric for the
+    same place and period ('那研发强度呢？' after '2022年西安技术合同成交额是多少？' → '2022年西安研发强度是多少？')."""
     if not history:
         return text
     match = _FOLLOW_UP_RE.match(text.strip())
     if not match or len(text.strip()) > 14 or not (match.group("lead") or match.group("tail")):
         return text  # a short question of its own ('深圳市研发强度是多少？') is not a follow-up
-    subject = match.group("subject").strip()
+    subject = _PRONOUN_RE.sub("", match.group("subject").strip()) or match.group("subject").strip()
     previous = history[-1]
-    for word, tag in tokenizer.tagged(previous):
-        if tag == "ns" and place_stem(word) not in subject:
-            return previous.replace(word, subject, 1)
-    return f"{subject}{previous}"
+    previous_places = [word for word, tag in tokenizer.tagged(previous) if tag == "ns"]
+    if any(tag == "ns" for _, tag in tokenizer.tagged(subject)):
+        for word in previous_places:
+            if place_stem(word) not in subject:
+                return previous.replace(word, subject, 1)
+        return f"{subject}{previous}"
+    if _PERIOD_TEXT_RE.fullmatch(subject):
+        stated = _PERIOD_TEXT_RE.search(previous)
+        return previous.replace(stated.group(0), subject, 1) if stated else f"{subject}{previous}"
+    stated = _PERIOD_TEXT_RE.search(previous)
+    asks = "是多少？" if re.search(r"多少|几", previous) else "？"
+    return f"{stated.group(0) if stated else ''}{''.join(dict.fromkeys(previous_places))}{subject}{asks}"
+
+
+_PRONOUN_RE = re.compile(r"^(?:它的|它|其|该[市省县区]的?|那里的?|这里的?|当地的?)")
+_PERIOD_TEXT_RE = re.compile(
+    r"(?:(?:19|20)\d\d\s*(?:[—–\-~至到]\s*(?:19|20)\d\d\s*)?年度?|今年|去年|上年)"
+    r"(?:前三季度|上半年|下半年|全年|底|末|[一二三四]季度|\d{1,2}\s*[—–\-~至]\s*\d{1,2}\s*月)?"
+    r"|前三季度|上半年|下半年|\d{1,2}\s*[—–\-~至]\s*\d{1,2}\s*月"
+)

@@ -195,6 +195,15 @@ def _figure_reached(before: str, after: str, question: str) -> float:
     return -reached if _ASKS_BEFORE_RE.search(question) else reached
 
 
+_SUBSET_RE = re.compile(r"其中([^，。；,;]{1,10})$")
+
+
+def _asked_subset(before: str, question: Question) -> bool:
+    """The figure of a subset ('其中国家级59家') whose qualifier the question names."""
+    match = _SUBSET_RE.search(before)
+    return bool(match) and any(term in match.group(1) for term in question.terms)
+
+
 def highlight(question: Question, window: Window) -> tuple[int, int]:
     """The answer slot inside the window: for a figure asked for, the figure (in the asked unit,
     nearest the question's own words); otherwise the whole window."""
@@ -211,6 +220,7 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
         value += float(any(term in before for term in question.terms))
         value += 2.0 * (question.unit == "rank" and before.endswith("第"))  # '排名第17位', not '50强'
         value += _figure_reached(before, after, question.text)
+        value += 1.5 * _asked_subset(before, question)  # '236家，其中国家级59家' asked about 国家级: 59家
         if value > best_value:
             offset = window.start + match.start()
             best, best_value = (offset, offset + len(figure)), value

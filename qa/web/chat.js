@@ -212,7 +212,7 @@ function renderAnswer(turn) {
     el("span", { className: "answer-source-label", text: `摘自${BULLETIN_NAME}` }),
     el("span", {
       className: `confidence confidence-${level.key}`,
-      attrs: { title: `答对的概率约 ${Math.round((Number(answer.confidence) || 0) * 100)}%（按历史评测校准）` },
+      attrs: { title: `答对的概率约 ${Math.floor((Number(answer.confidence) || 0) * 100 + 1e-9)}%（按历史评测校准）` },  // down: never past the next word's floor
     }, [dots(3, "confidence-dots"), level.label]),
     turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
   ]);
