@@ -168,6 +168,14 @@ def test_place_and_period_named_in_the_question_are_hard_constraints():
     assert not allowed(question, elsewhere)  # the article never names 宜昌
 
 
+def test_not_found_names_only_the_places_no_article_names():
+    from qa.reader.read import _missing_places
+
+    question = replace(parse_question("宜昌市研发经费投入是多少？", KeywordTokenizer(), STATS), places=("宜昌", "西陵"))
+    yichang = _candidate("全市研发经费投入60亿元。", "湖北宜昌：聚力新型研发平台建设", Period())
+    assert _missing_places(question, [yichang]) == ("西陵",)
+
+
 def test_a_follow_up_takes_the_new_place_into_the_previous_question():
     tokenizer = KeywordTokenizer()
     assert resolve_follow_up("那南京呢？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"

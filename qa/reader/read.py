@@ -162,7 +162,7 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
     if note is not None:
         message = f"简报中没有{note.asked}的数字；{note.stated}为：{note.text}"
     elif required_places(question) and not any(allowed(question, c) for c in candidates):
-        message = f"简报中没有找到关于{'、'.join(required_places(question))}的这项内容。"
+        message = f"简报中没有找到关于{'、'.join(_missing_places(question, candidates))}的这项内容。"
     return Answer(
         question=question.text,
         found=False,
@@ -172,6 +172,15 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
         related=_related(hits, candidates, set()),
         other_period=note,
     )
+
+
+def _missing_places(question: Question, candidates: list[Candidate]) -> tuple[str, ...]:
+    """The places of the question that no candidate article names (all of them if each is named somewhere but
+    never together): '宜昌市西陵区…' is missing 西陵, not 宜昌."""
+    places = required_places(question)
+    articles = {c.article.id: c.article for c in candidates}.values()
+    missing = tuple(p for p in places if not any(p in a.title or p in a.text for a in articles))
+    return missing or places
 
 
 def _other_period(question: Question, candidates: list[Candidate], stats: TermStats, weights: Weights) -> PeriodNote | None:
