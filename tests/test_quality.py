@@ -75,6 +75,13 @@ def test_a_how_question_about_a_whole_article_lists_its_measures(seeds_engine):
         assert [item.text[:2] for item in answer.items] == leads  # every measure, not only those retrieval reached
 
 
+def test_a_sentence_that_announces_a_list_is_answered_with_the_list(seeds_engine):
+    answer = seeds_engine.ask("湖北省科技厅从哪几个方面优化科技计划管理改革？")  # '从五个方面…' then 一是…五是
+    assert answer.found and len(answer.items) >= 2
+    article = seeds_engine.article(answer.citation.article_id)[1]
+    assert all(article.text[item.start : item.end] == item.text for item in answer.items)
+
+
 def test_supporting_citations_state_the_same_fact(seeds_engine):
     answer = seeds_engine.ask("西安2022年技术合同成交额是多少？")
     assert answer.found and "2881.3亿元" in answer.text

@@ -117,6 +117,7 @@ def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
     assert "成交额" in question.terms and "2023" not in question.terms and "多少" not in question.terms
     assert parse_question("宁夏有多少家孵化器？", tokenizer, STATS).unit == "家"
     assert parse_question("排名第几？", tokenizer, STATS).unit == "rank"
+    assert parse_question("从哪几个方面推进改革？", tokenizer, STATS).kind == "entity"  # which ones, not how many
     assert parse_question("西安是怎么推进成果转化的？", tokenizer, STATS).kind == "how"
     assert parse_question("内蒙古是靠什么制度引导科研人员的？", tokenizer, STATS).focus == "制度"
     assert parse_question("这篇文章是哪一期刊登的？", tokenizer, STATS).kind == "issue"

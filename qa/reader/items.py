@@ -22,7 +22,8 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
         return ()
     article = best.candidate.article
     title_coverage = _coverage(question, article.title, ())
-    if title_coverage < max(0.5, best.coverage):
+    announces = bool(_ANNOUNCES_RE.search(best.candidate.sentence.text))  # '从五个方面优化…' before 一是…五是
+    if title_coverage < max(0.5, best.coverage) and not announces:
         return ()
     found = [p.candidate.sentence for p in allowed
              if p.candidate.article.id == article.id and ENUMERATION_RE.match(p.candidate.sentence.text)]
@@ -45,6 +46,9 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
     return tuple(items) if len(items) >= 2 else ()
 
 
+_ANNOUNCES_RE = re.compile(
+    r"[两二三四五六七八九十\d]+\s*(?:个|项|条|大)?(?:方面|措施|举措|机制|创新|突破|任务|重点|环节)|以下|如下"
+)
 _SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _NUMERAL_RE = re.compile(r"[一二三四五六七八九十]+|\d{1,2}")
 
