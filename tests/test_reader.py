@@ -139,6 +139,13 @@ def test_the_highlight_marks_the_figure_asked_for(question, window, marked):
     assert window[start - 100 : end - 100].startswith(marked)
 
 
+def test_a_district_is_a_place_even_when_jieba_calls_it_a_noun():
+    tokenizer = KeywordTokenizer()
+    assert "碑林" in parse_question("碑林区的技术合同成交额？", tokenizer, STATS).places
+    assert parse_question("国家高新区有多少家？", tokenizer, STATS).places == ()  # a kind of zone, not a place
+    assert parse_question("开发区和园区一共几个？", tokenizer, STATS).places == ()
+
+
 def test_a_city_implies_its_province_and_and_joins_places():
     tokenizer = KeywordTokenizer()
     both = parse_question("湖北宜昌2022年研发投入是多少？", tokenizer, STATS)

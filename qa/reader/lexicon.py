@@ -16,6 +16,7 @@ class Lexicon:
     number: re.Pattern  # a figure with its unit ('428.73亿元', '17家', '74.1%', '十大')
     money: re.Pattern
     generic_regions: frozenset[str]
+    district: re.Pattern  # a district or county by its suffix ('碑林区', '青石县'), jieba tagging it 'n' or not
     provinces: frozenset[str]
     organisation: re.Pattern
     measure_verbs: re.Pattern
@@ -38,6 +39,7 @@ def lexicon() -> Lexicon:
         number=number,
         money=re.compile(data["money_units"]),
         generic_regions=frozenset(data["generic_regions"]),
+        district=re.compile(rf"(?!(?:{'|'.join(data['not_districts'])})$)[\u4e00-\u9fff]{{2,3}}(?:{data['district_suffix']})"),
         provinces=frozenset(data["provinces"]),
         organisation=re.compile(data["organisation_suffixes"]),
         measure_verbs=re.compile(data["measure_verbs"]),

@@ -42,6 +42,8 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
         stem = place_stem(word)
         if tag == "ns" and len(word) >= 2 and word not in words.generic_regions and stem not in words.generic_regions:
             places[stem] = None
+        elif tag.startswith("n") and words.district.fullmatch(word):  # jieba tags many districts as plain nouns
+            places[stem] = None
     specific = [p for p in places if p not in words.provinces]
     ordered = specific + [p for p in places if p in words.provinces]
     period = find_period(text)
