@@ -600,3 +600,32 @@ def test_api_docs_render_without_horizontal_overflow(browser, live_server, width
         assert not [error for error in errors if "Content Security Policy" in error], errors
     finally:
         context.close()
+
+
+OTHER_PERIOD_QUESTION = "白河市2022年技术合同成交额是多少？"  # the fixture bulletin gives 2023年全年
+
+
+def test_another_period_is_cited_beside_not_found_and_opens_marked(page, live_server):
+    page.goto(live_server.url("/"))
+
+    reply = ask(page, OTHER_PERIOD_QUESTION, expect="not-found")
+
+    note = reply.locator(".other-period")
+    assert "没有2022年的这个数字" in reply.locator(".not-found-title").inner_text()
+    assert "2023年全年" in note.inner_text() and "56.7亿元" in note.locator("q").inner_text()
+    note.locator(".other-period-source").click()
+    page.locator("#reader .article-text mark").first.wait_for()
+    assert "56.7亿元" in "".join(page.locator("#reader .article-text mark").all_inner_texts())
+
+
+def test_another_periods_quote_that_opens_with_its_period_does_not_repeat_it(page, live_server):
+    body = post_json(live_server.url("/api/ask"), {"question": OTHER_PERIOD_QUESTION})
+    body["other_period"]["text"] = body["other_period"]["stated"] + "，" + body["other_period"]["text"]
+    page.route("**/api/ask", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                        body=json.dumps(body, ensure_ascii=False)))
+    page.goto(live_server.url("/"))
+
+    reply = ask(page, OTHER_PERIOD_QUESTION, expect="not-found")
+
+    shown = reply.locator(".other-period-text").inner_text()
+    assert shown.count(body["other_period"]["stated"]) == 1, shown

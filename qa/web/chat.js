@@ -194,7 +194,9 @@ function renderSeeAlso(citations) {
 function renderOtherPeriod(note) {
   if (!note || !note.citation) return null;
   return el("div", { className: "other-period" }, [
-    el("p", { className: "other-period-text" }, [`${note.stated}：`, el("q", { text: note.text })]),
+    // the quote usually opens with its period ('2022年1—7月，黄山市…'): then it is not said twice
+    el("p", { className: "other-period-text" },
+      String(note.text || "").startsWith(note.stated) ? [el("q", { text: note.text })] : [`${note.stated}：`, el("q", { text: note.text })]),
     articleLink(citationLabel(note.citation), note.citation.article.id,
       { start: note.citation.start, end: note.citation.end }, "other-period-source"),
   ]);
