@@ -373,6 +373,16 @@ def test_a_label_already_taken_is_409_and_changes_nothing(client, upload_setting
     assert ask(client, "云山市建成了多少座加氢站？", issue="2024-03")["citations"][0]["issue"]["source"] == "2024-03-yunshan.txt"
 
 
+def test_replacing_an_issue_that_does_not_exist_is_404_at_once(client, upload_settings):
+    before = index_state(upload_settings)
+    data = {"file": (io.BytesIO(bulletin_text(new_bulletin_lines("2099年第1期", "松岭", "石门"))), "new.txt"),
+            "replace": "2099-01"}
+    response = client.post("/api/issues", data=data, headers=AUTH, content_type="multipart/form-data")
+    message = assert_error(response, 404, "not_found")
+    assert "2099-01" in message and "2024-03" in message  # what could be replaced
+    assert index_state(upload_settings) == before and not uploads_left(upload_settings)
+
+
 def test_a_header_label_already_taken_fails_the_job_and_the_issue_keeps_its_id(client, upload_settings):
     before = index_state(upload_settings)
     job = upload_and_wait(client, "0000.txt", bulletin_text(new_bulletin_lines("2024年第3期", "松岭", "石门")))
