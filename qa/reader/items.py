@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ..chunking import sentence_spans
 from ..corpus import ENUMERATION_RE
 from ..schema import AnswerItem
 from .features import Pair, _coverage
@@ -32,7 +33,7 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
     leads = {sentence.start: (sentence.start, sentence.end) for sentence in found}
     # The rest of the same enumeration, wherever retrieval did not reach it ('五是…' two paragraphs on).
     shape = _shape(min(found, key=lambda sentence: sentence.start).text)
-    leads.update({start: (start, end) for start, end in _sentences(article.text) if _shape(article.text[start:end]) == shape})
+    leads.update({start: (start, end) for start, end in sentence_spans(article.text) if _shape(article.text[start:end]) == shape})
     items, used = [], 0
     for _, (start, end) in sorted(leads.items()):
         if end - start > MAX_ITEM_CHARS:
@@ -49,15 +50,7 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
 _ANNOUNCES_RE = re.compile(
     r"[两二三四五六七八九十\d]+\s*(?:个|项|条|大)?(?:方面|措施|举措|机制|创新|突破|任务|重点|环节)|以下|如下"
 )
-_SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _NUMERAL_RE = re.compile(r"[一二三四五六七八九十]+|\d{1,2}")
-
-
-def _sentences(text: str):
-    for match in _SENTENCE_RE.finditer(text):
-        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
-        if match.end() > start:
-            yield start, match.end()
 
 
 def _shape(sentence: str) -> str | None:
