@@ -35,6 +35,21 @@ _PARTS = (
 _PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "end", "year")
 
 
+_PHRASES = (_YEAR_RANGE_RE, _YEAR_SINCE_RE, _YEAR_RE, _FIVE_YEAR_PLAN_RE, _RELATIVE_RE, *(pattern for _, pattern in _PARTS))
+
+
+def period_spans(text: str) -> list[tuple[int, int]]:
+    """Where a text names a period, by the patterns find_period reads: (start, end) of each phrase, the pieces
+    of one phrase joined ('2023年' + '前三季度' → '2023年前三季度', '2022年' + '年底' → '2022年底')."""
+    merged: list[list[int]] = []
+    for start, end in sorted(m.span() for pattern in _PHRASES for m in pattern.finditer(text)):
+        if merged and (start <= merged[-1][1] or not text[merged[-1][1] : start].strip()):
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
 _PART_NAMES = {"H1": "上半年", "H2": "下半年", "Q1-3": "前三季度", "Q1": "一季度", "Q2": "二季度", "Q3": "三季度",
                "Q4": "四季度", "end": "底", "year": "全年"}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..keywords import KeywordTokenizer, place_stem
-from ..periods import find_period
+from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
 from .lexicon import lexicon
@@ -156,17 +156,11 @@ def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordToken
             if place_stem(word) not in subject:
                 return previous.replace(word, subject, 1)
         return f"{subject}{previous}"
-    if _PERIOD_TEXT_RE.fullmatch(subject):
-        stated = _PERIOD_TEXT_RE.search(previous)
-        return previous.replace(stated.group(0), subject, 1) if stated else f"{subject}{previous}"
-    stated = _PERIOD_TEXT_RE.search(previous)
+    stated = next((previous[start:end] for start, end in period_spans(previous)), "")
+    if period_spans(subject) == [(0, len(subject))]:
+        return previous.replace(stated, subject, 1) if stated else f"{subject}{previous}"
     asks = "是多少？" if re.search(r"多少|几", previous) else "？"
-    return f"{stated.group(0) if stated else ''}{''.join(dict.fromkeys(previous_places))}{subject}{asks}"
+    return f"{stated}{''.join(dict.fromkeys(previous_places))}{subject}{asks}"
 
 
 _PRONOUN_RE = re.compile(r"^(?:它的|它|其|该[市省县区]的?|那里的?|这里的?|当地的?)")
-_PERIOD_TEXT_RE = re.compile(
-    r"(?:(?:19|20)\d\d\s*(?:[—–\-~至到]\s*(?:19|20)\d\d\s*)?年度?|今年|去年|上年)"
-    r"(?:前三季度|上半年|下半年|全年|底|末|[一二三四]季度|\d{1,2}\s*[—–\-~至]\s*\d{1,2}\s*月)?"
-    r"|前三季度|上半年|下半年|\d{1,2}\s*[—–\-~至]\s*\d{1,2}\s*月"
-)
