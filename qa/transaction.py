@@ -190,9 +190,20 @@ def begin_add(seeds_dir: Path, paths: Iterable[Path], *, label: str | None = Non
     return transaction
 
 
+def check_replaceable(seeds_dir: Path, replace_id: str) -> None:
+    """NotFound, naming the ids there are, unless `replace_id` is an issue of the folder (for a check at the edge)."""
+    ids = set(effective_ids(listing(seeds_dir)).values())
+    if replace_id not in ids:
+        raise _no_such_issue(replace_id, ids)
+
+
+def _no_such_issue(replace_id: str, ids: Iterable[str]) -> NotFound:
+    return NotFound(f"没有要替换的这一期：{shown(replace_id)}（现有：{', '.join(sorted(ids))}）")
+
+
 def _replaced(current: tuple[SeedFile, ...], owners: dict[str, str], replace_id: str) -> Change:
     if replace_id not in owners:
-        raise NotFound(f"没有要替换的这一期：{shown(replace_id)}（现有：{', '.join(sorted(owners))}）")
+        raise _no_such_issue(replace_id, owners)
     name = owners.pop(replace_id)
     return Change(name, next(seed.sha256 for seed in current if seed.name == name), replace_id)
 

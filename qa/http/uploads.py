@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import seeds, store
+from .. import seeds, store, transaction
 from ..corpus import issue_id_for
 from ..errors import (
     BadRequest, IssueTaken, ModelUnavailable, NotFound, StorageError, Unauthorized, UnsupportedMediaType,
@@ -198,18 +198,11 @@ def upload_issue() -> Response:
     if form.label and not form.replace:
         _refuse_taken_label(settings.seeds_dir, form.label)
     if form.replace:
-        _refuse_unknown_replace(settings.seeds_dir, form.replace)
+        transaction.check_replaceable(settings.seeds_dir, form.replace)  # 404 at once, not a failed job later
     saved = save_upload(form.file.stream, settings, client_name, suffix)
     logger.info("上传的 %r 已保存为 %s", client_name, saved)
     job = jobs.submit(JOB_KIND, {"file": str(saved), "label": form.label, "replace": form.replace}, client_name)
     return json_response(JobResponse.of(job), 202)
-
-
-def _refuse_unknown_replace(seeds_dir: Path, replace_id: str) -> None:
-    """404 at once, before anything is saved, when `replace` names no issue (it used to fail later, as a job)."""
-    known = set(seeds.effective_ids(seeds.listing(seeds_dir)).values())
-    if replace_id not in known:
-        raise NotFound(f"没有要替换的这一期：{shown(replace_id)}（现有：{', '.join(sorted(known))}）")
 
 
 def _refuse_taken_label(seeds_dir: Path, label: str) -> None:
