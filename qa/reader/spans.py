@@ -210,9 +210,10 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
     if question.kind != "number":
         return window.start, window.end
     best, best_value = (window.start, window.end), -1.0
+    figures = set(_figures(window.text))  # once per window, not once per number in it
     for match in lexicon().number.finditer(window.text):
         figure = match.group(0).strip()
-        if figure not in _figures(window.text) or not re.search(r"\d|[两二三四五六七八九十百千]", figure):
+        if figure not in figures or not re.search(r"\d|[两二三四五六七八九十百千]", figure):
             continue
         before = window.text[max(0, match.start() - 10) : match.start()]
         after = window.text[match.end() : match.end() + 10]
