@@ -49,10 +49,14 @@ def allowed(question: Question, candidate: Candidate) -> bool:
     about another period than the one asked."""
     places = required_places(question)
     if places:
-        named = [p in candidate.article.title or p in candidate.article.text for p in places]
+        named = [_names(candidate.article, p) for p in places]
         if not (any(named) if question.places_any else all(named)):
             return False
     return not conflicts(question.period, candidate.sentence.in_force)
+
+
+def _names(article, place: str) -> bool:
+    return place in article.title or place in article.text
 
 
 def choose(question: Question, candidates: list[Candidate], stats: TermStats, weights: Weights) -> Choice | None:
@@ -179,7 +183,7 @@ def _missing_places(question: Question, candidates: list[Candidate]) -> tuple[st
     never together): '宜昌市西陵区…' is missing 西陵, not 宜昌."""
     places = required_places(question)
     articles = {c.article.id: c.article for c in candidates}.values()
-    missing = tuple(p for p in places if not any(p in a.title or p in a.text for a in articles))
+    missing = tuple(p for p in places if not any(_names(article, p) for article in articles))
     return missing or places
 
 
