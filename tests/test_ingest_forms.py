@@ -133,6 +133,30 @@ def test_scanned_pdf_reads_like_the_text_version(tmp_path: Path) -> None:
     assert "636家" in issue.articles[0].text and "3.27亿元" in issue.articles[1].text
 
 
+# Titles that set a space (an em space in print) before an opening quote
+SPACE_BEFORE_QUOTE = (YUNSHAN.articles[0].title, "青石县深化农机装备研发 “揭榜挂帅”破解技术难题",
+                      "宁川县优化创新创业生态 “众创空间”数量居全省前列", "白河市深化科技成果赋权改革 “双高地”建设提速",
+                      "松原区推行科技特派员制度 “组团式”服务覆盖全区")
+
+
+@pytest.mark.ocr
+def test_scan_keeps_the_space_before_a_narrow_quote_and_adds_none_after_punctuation(tmp_path: Path) -> None:
+    # The proportional “ is narrower than a character, and the recogniser's character boxes, all one
+    # average width, show little of the gap before it. The byline's 、 leaves most of its em blank
+    # after its ink, which is no space.
+    bylines = ("王某某、李某某 云山市科学技术局", None, None, None, None)
+    articles = tuple(ArticleSpec(title, source.paragraphs[:1], byline)
+                     for title, source, byline in zip(SPACE_BEFORE_QUOTE, YUNSHAN.articles, bylines))
+    spec = BulletinSpec(label="2024年第3期", articles=articles, toc=False)
+    path = tmp_path / "scan.pdf"
+    write_scan_pdf(spec, path, dpi=150)
+
+    issue, reference = read_issue(path), _reference(spec)
+
+    assert [a.title for a in issue.articles] == [a.title for a in reference.articles] == list(SPACE_BEFORE_QUOTE)
+    assert issue.articles[0].author == reference.articles[0].author == bylines[0]
+
+
 @pytest.mark.ocr
 def test_page_image_is_recognised(tmp_path: Path) -> None:
     single = BulletinSpec(label="2024年第9期", articles=(YUNSHAN.articles[3],), toc=False)
