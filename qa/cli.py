@@ -269,7 +269,7 @@ def train(obj: _Context, data_dir, bulletin_dirs, output):
     target = output or weights_path()
     weights, report = run(lambda: run_train(obj.settings, data_dir, [f for f in folders if f.is_dir()], target))
     click.echo(format_report(report, misses=False))
-    click.echo(f"已写入 {target}（{weights.version}）；把握低于 {weights.not_found_below:.3f} 时答“未找到”")
+    click.echo(f"已写入 {target}（{weights.version}）；可答概率低于 {weights.not_found_below:.3f} 时答“未找到”")
 
 
 @main.group()

@@ -151,7 +151,8 @@ class BulletinEngine:
         question = parse_question(text, snapshot.tokenizer, snapshot.evidence.stats)
         hits = search(snapshot, self.encode, text, top_k=READER_PASSAGES, mode=mode,
                       issue_id=issue_id or _issue_named(snapshot, text))
-        return question, hits, candidates(snapshot, self.encode(text), hits)
+        topic = self.encode(question.topic) if question.topic and question.topic != text else None
+        return question, hits, candidates(snapshot, self.encode(text), hits, topic)
 
     def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
         snapshot = self.snapshot()

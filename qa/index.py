@@ -56,6 +56,16 @@ class Evidence:
     contexts: dict[str, ArticleContext]
     stats: TermStats
 
+    @cached_property
+    def cosine_scale(self) -> tuple[float, float]:
+        """Mean and standard deviation of this model's cosine between two sentences of the build (up to 1,000
+        sentences, evenly spaced): cosines in these units read alike whatever the embedding model."""
+        rows = self.vectors[:: max(1, len(self.vectors) // 1000)][:1000]
+        if len(rows) < 2:
+            return 0.0, 1.0
+        cosines = (rows @ rows.T)[np.triu_indices(len(rows), k=1)]
+        return float(cosines.mean()), float(cosines.std()) or 1.0
+
 
 @dataclass(frozen=True)
 class Snapshot:

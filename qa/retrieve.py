@@ -122,6 +122,8 @@ class Candidate:
     vector: np.ndarray  # its embedding (row of the build's sentence vectors)
     dense: float  # cosine of question and sentence
     dense_z: float  # that cosine in standard deviations above the question's mean over every sentence
+    dense_level: float  # that cosine against the model's usual cosine between two sentences (Evidence.cosine_scale)
+    topic_level: float  # the same for the question's topic (no places, no period: Question.topic) and the sentence
     hit: Hit  # the best-ranked retrieved passage it lies in or next to
     hit_rank: int  # 1-based rank of that passage
     article_rank: int  # 1-based rank of its article among the retrieved ones
@@ -129,8 +131,9 @@ class Candidate:
     article_period: Period  # the period the article opens with ('2023年，宁夏…'), often in force throughout
 
 
-def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[Candidate]:
-    """The sentences of the retrieved passages and their neighbours, each once, best hit first."""
+def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np.ndarray | None = None) -> list[Candidate]:
+    """The sentences of the retrieved passages and their neighbours, each once, best hit first. `topic`: the
+    embedding of the question's topic (the question itself when it names no place or period)."""
     evidence = snapshot.evidence
     article_order = list(dict.fromkeys(hit.chunk.article_id for hit in hits))
     chosen: dict[int, tuple[int, Hit, bool]] = {}
@@ -150,8 +153,10 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
     everywhere = evidence.vectors @ query  # how this model scores the question against anything
     mean, spread = float(everywhere.mean()), float(everywhere.std()) or 1.0
     dense = everywhere[order]
+    topical = dense if topic is None else evidence.vectors[order] @ topic
+    usual, usual_spread = evidence.cosine_scale
     found = []
-    for row, score in zip(order, dense):
+    for row, score, topic_score in zip(order, dense, topical):
         rank, hit, neighbour = chosen[row]
         sentence = evidence.sentences[row]
         article = snapshot.articles[sentence.article_id]
@@ -161,7 +166,9 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
         found.append(Candidate(
             sentence=sentence, article=article, issue_label=issue.label, issue_source=issue.source,
             context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
-            dense=float(score), dense_z=(float(score) - mean) / spread, hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
+            dense=float(score), dense_z=(float(score) - mean) / spread,
+            dense_level=(float(score) - usual) / usual_spread, topic_level=(float(topic_score) - usual) / usual_spread,
+            hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
             neighbour=neighbour, article_period=_opening_period(snapshot, sentence.article_id),
         ))
     return found

@@ -696,7 +696,7 @@ def test_real_engine_answers_with_offsets_into_the_article(built_client, openapi
 
 
 def test_real_engine_without_an_answer_still_cites(built_client, openapi):
-    response = ask(built_client, {"question": "火星探测器的发射日期", "top_k": 2})
+    response = ask(built_client, {"question": "拉萨市火星探测器的发射日期", "top_k": 2})
     assert_documented(openapi, "/api/ask", "post", response)
     body = response.get_json()
     assert (body["found"], body["answer"]) == (False, None)

@@ -22,7 +22,8 @@ from qa.reader import ReaderUnavailable, load_weights, parse_question
 from qa.reader.gold import gold_articles, holds_answer
 from qa.reader.model import LinearModel, Weights
 from qa.reader.question import required_places, resolve_follow_up, visible_text
-from qa.reader.read import allowed
+from qa.reader.read import allowed, read
+from qa.reader.train import WORDS
 from qa.schema import Article, Period
 from qa.sentences import TermStats, article_sentences, term_stats
 
@@ -163,7 +164,7 @@ def _candidate(text: str, title: str, in_force: Period):
     sentence = Sentence("x/01", 0, 0, len(text), text, 0, "", "", in_force, in_force, (), tuple(text))
     hit = Hit(Chunk("x/01#0", "x/01", 0, 0, len(text), text), 0.1)
     return Candidate(sentence, article, "label", "x.txt", ArticleContext("x/01", (), (), None), "",
-                     np.zeros(4), 0.5, 0.0, hit, 1, 1, False, Period())
+                     np.zeros(4), 0.5, 0.0, 0.0, 0.0, hit, 1, 1, False, Period())
 
 
 def test_place_and_period_named_in_the_question_are_hard_constraints():
@@ -174,6 +175,29 @@ def test_place_and_period_named_in_the_question_are_hard_constraints():
     assert not allowed(question, of_2022)  # another year
     assert allowed(question, undated)  # no year stated: the model weighs it
     assert not allowed(question, elsewhere)  # the article never names 宜昌
+
+
+def test_the_topic_of_a_question_is_what_it_asks_about_its_places_and_period():
+    from qa.reader.question import topic_of
+
+    assert topic_of("宜昌市2023年研发经费投入是多少？", ("宜昌",)) == "研发经费投入是多少？"
+    assert topic_of("2023年前三季度贵州技术合同成交额是多少？", ("贵州",)) == "技术合同成交额是多少？"
+    question = parse_question("南京有多少家孵化器？", KeywordTokenizer(), STATS)
+    assert question.topic == "有多少家孵化器？"
+
+
+def test_not_found_is_decided_by_the_answerable_model_and_the_confidence_is_the_answer_model():
+    weights = load_weights()
+    question = parse_question("宜昌市研发经费投入是多少？", KeywordTokenizer(), STATS)
+    candidate = _candidate("全市研发经费投入60亿元。", "湖北宜昌：聚力新型研发平台建设", Period())
+    flat = weights.answerable
+    sure = replace(weights, answerable=replace(flat, coef=np.zeros_like(flat.coef), intercept=20.0, calibration=None))
+    doubtful = replace(sure, answerable=replace(sure.answerable, intercept=-20.0))
+    shown = read(question, [candidate], STATS, [candidate.hit], sure)
+    refused = read(question, [candidate], STATS, [candidate.hit], doubtful)
+    assert shown.found and "60亿元" in shown.text
+    assert not refused.found and refused.text is None
+    assert refused.confidence == shown.confidence  # the shown probability is the answer model's, either way
 
 
 def test_not_found_names_only_the_places_no_article_names():
@@ -217,7 +241,10 @@ def test_the_committed_weights_load_and_record_how_they_were_measured():
     assert weights.version.startswith("reader-")
     assert 0.0 < weights.not_found_below < 1.0
     floors = [floor for floor, _ in weights.confidence_words]
-    assert floors == sorted(floors, reverse=True) and weights.confidence_words[-1][0] == weights.not_found_below
+    assert floors == sorted(floors, reverse=True)
+    levels = dict((words, level) for level, words in WORDS)
+    assert all(floor >= levels[words] for floor, words in weights.confidence_words)  # 把握高 never below 0.95
+    assert weights.words_for(0.0) == "把握较低"
     cv = weights.measured["cross_validation"]
     assert cv["questions"] == weights.measured["questions"] >= 400
     assert cv["false_reject_rate"] <= 0.05  # the threshold was chosen to keep this

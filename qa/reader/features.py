@@ -42,7 +42,9 @@ class Pool:
     """Maxima over all candidates of one question, for relative features."""
 
     dense: float
+    dense_level: float
     passage_dense: float
+    topic_level: float
     bm25: float
     coverage: float
 
@@ -51,7 +53,9 @@ def pairs(question: Question, candidates: list[Candidate], stats: TermStats) -> 
     measures = [_measures(question, c, stats) for c in candidates]
     pool = Pool(
         dense=max((c.dense for c in candidates), default=0.0),
+        dense_level=max((c.dense_level for c in candidates), default=0.0),
         passage_dense=max((c.hit.dense_score for c in candidates), default=0.0),
+        topic_level=max((c.topic_level for c in candidates), default=0.0),
         bm25=max((m[2] for m in measures), default=0.0),
         coverage=max((m[0] for m in measures), default=0.0),
     )

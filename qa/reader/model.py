@@ -72,8 +72,9 @@ class Weights:
     sentence: LinearModel  # does this sentence hold the answer?
     span: LinearModel  # does this clause window hold it (tightly)?
     answer: LinearModel  # is the answer shown right? — calibrated: this is the confidence
-    not_found_below: float  # answers with a lower confidence are "not found"
-    other_period_from: float  # a sentence about another period this likely is cited in the note
+    answerable: LinearModel  # do the bulletins answer the question at all? — calibrated, on the answer's features
+    not_found_below: float  # questions less likely answerable are "not found"
+    other_period_from: float  # a sentence about another period this likely answerable is cited in the note
     confidence_words: tuple[tuple[float, str], ...]  # (lowest confidence, words), highest first
     measured: dict  # the cross-validated figures behind the thresholds
 
@@ -86,6 +87,7 @@ class Weights:
             "sentence": self.sentence.to_json(),
             "span": self.span.to_json(),
             "answer": self.answer.to_json(),
+            "answerable": self.answerable.to_json(),
             "not_found_below": round(self.not_found_below, 4),
             "other_period_from": round(self.other_period_from, 4),
             "confidence_words": [[round(floor, 4), words] for floor, words in self.confidence_words],
@@ -99,6 +101,7 @@ class Weights:
             sentence=LinearModel.from_json(data["sentence"]),
             span=LinearModel.from_json(data["span"]),
             answer=LinearModel.from_json(data["answer"]),
+            answerable=LinearModel.from_json(data["answerable"]),
             not_found_below=float(data["not_found_below"]),
             other_period_from=float(data["other_period_from"]),
             confidence_words=tuple((float(floor), words) for floor, words in data["confidence_words"]),
@@ -123,7 +126,7 @@ def load_weights(path: Path | None = None) -> Weights:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReaderUnavailable(f"cannot read the reader weights {path}: {exc}; run `qa train`") from None
     for model, names in ((weights.sentence, FEATURE_NAMES), (weights.span, SPAN_FEATURE_NAMES),
-                         (weights.answer, ANSWER_FEATURE_NAMES)):
+                         (weights.answer, ANSWER_FEATURE_NAMES), (weights.answerable, ANSWER_FEATURE_NAMES)):
         if model.features != names:
             raise ReaderUnavailable(f"the reader weights {path} were trained on other features; run `qa train`")
     return weights

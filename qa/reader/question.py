@@ -32,6 +32,7 @@ class Question:
     wants_title: bool
     chars: frozenset[str]  # content characters, for overlap with paraphrased sentences
     focus: str | None = None  # the kind of thing asked for: '什么制度' → '制度', '哪个开发区' → '开发区'
+    topic: str = ""  # the question without its places and period: what is asked about them (see topic_of)
 
 
 def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> Question:
@@ -70,7 +71,21 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
         wants_title=bool(_WANTS_TITLE.search(text)),
         chars=frozenset(_content_chars(text, places, words.stop_terms)),
         focus=_focus(text, tokenizer),
+        topic=topic_of(text, ordered),
     )
+
+
+_PLACE_SUFFIX = "[省市区县旗]?"
+
+
+def topic_of(text: str, places: Sequence[str]) -> str:
+    """The question with its periods and places taken out ('宜昌市2023年研发经费投入是多少？' → '研发经费投入是多少？'):
+    embedded on its own, it says whether a sentence is about the metric asked, whatever place and year it names."""
+    for start, end in sorted(period_spans(text), reverse=True):
+        text = text[:start] + text[end:]
+    for place in sorted(places, key=len, reverse=True):
+        text = re.sub(re.escape(place) + _PLACE_SUFFIX, "", text)
+    return text.strip()
 
 
 _FOCUS_RE = re.compile(r"(?:什么|哪些|哪个|哪家|哪所|哪几[个家项类所条]?|哪一[个家项类]?|哪两[个家]?|哪[两三四五]个|啥|怎样的|什么样的?)([\u4e00-\u9fff]{2,8})")

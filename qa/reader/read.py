@@ -1,7 +1,8 @@
 """Candidates → Answer. The place and period a question names are hard constraints; the sentence
 model picks the sentence, the span model the clauses, the answer model says how likely the
-answer shown is right (the confidence); below the threshold the answer is "not found", with the
-same metric for another period cited beside it when the bulletins have one."""
+answer shown is right (the confidence) and the answerable model how likely the bulletins answer
+the question at all; below its threshold the answer is "not found", with the same metric for
+another period cited beside it when the bulletins have one."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Choice:
     reading: Reading
     window: Window
     slot: tuple[int, int]
-    confidence: float
+    confidence: float  # that the answer shown is right
+    answerable: float  # that the bulletins answer the question at all: "not found" below the threshold
     scored: list[tuple[float, Pair]]  # every allowed candidate with its sentence score
 
 
@@ -81,14 +83,16 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     if len(sentence.text) <= WHOLE_SENTENCE_CHARS:
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     reading = Reading(best, best_score, runner_up, float(span_probabilities[pick]), len(paired), len(scored),
-                      question.kind)
-    confidence = float(weights.answer.probabilities(np.array([answer_vector(reading)]))[0])
-    return Choice(reading, window, highlight(question, window), confidence, scored)
+                      question.kind, len(window.text))
+    row = np.array([answer_vector(reading)])
+    confidence = float(weights.answer.probabilities(row)[0])
+    answerable = float(weights.answerable.probabilities(row)[0])
+    return Choice(reading, window, highlight(question, window), confidence, answerable, scored)
 
 
 def read(question: Question, candidates: list[Candidate], stats: TermStats, hits: list[Hit], weights: Weights) -> Answer:
     choice = choose(question, candidates, stats, weights)
-    if choice is None or choice.confidence < weights.not_found_below:
+    if choice is None or choice.answerable < weights.not_found_below:
         return _not_found(question, candidates, stats, hits, weights, choice)
     best = choice.reading.pair.candidate
     citation = citation_of(best.hit, best)
@@ -194,7 +198,7 @@ def _other_period(question: Question, candidates: list[Candidate], stats: TermSt
     unbounded = replace(question, period=Period())
     others = [c for c in candidates if allowed(unbounded, c) and conflicts(question.period, c.sentence.in_force)]
     choice = choose(unbounded, others, stats, weights) if others else None
-    if choice is None or choice.confidence < weights.other_period_from:
+    if choice is None or choice.answerable < weights.other_period_from:
         return None
     if choice.reading.pair.coverage < OTHER_PERIOD_MIN_COVERAGE:
         return None  # a sentence of that place and another year, but not about the metric asked

@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 SENTENCE_C = 0.1  # inverse regularisation strength of each model (chosen by cross-validation)
 SPAN_C = 0.3
 ANSWER_C = 0.3
+ANSWERABLE_C = 0.3
 SEED = 0
 TARGET_FALSE_REJECTS = 0.04  # the threshold keeps held-out false rejects under this (the goal is ≤ 5 %)
-WORDS = ((0.95, "把握高"), (0.85, "把握较高"))
+WORDS = ((0.95, "把握高"), (0.85, "把握较高"), (0.6, "把握一般"))
 """Words shown only where held-out precision reaches the level and the answer's own probability does too."""
 
 
@@ -169,23 +170,26 @@ def fit_span_model(examples: list[Example]) -> LinearModel:
     return LinearModel(SPAN_FEATURE_NAMES, mean, scale, regression.coef_[0].copy(), 0.0)
 
 
-def _partial(sentence: LinearModel, span: LinearModel, answer: LinearModel | None = None, **thresholds) -> Weights:
-    placeholder = answer or LinearModel(ANSWER_FEATURE_NAMES, np.zeros(len(ANSWER_FEATURE_NAMES)),
-                                        np.ones(len(ANSWER_FEATURE_NAMES)), np.zeros(len(ANSWER_FEATURE_NAMES)), 0.0)
-    return Weights("cv", sentence, span, placeholder, thresholds.get("not_found_below", 0.5),
-                   thresholds.get("other_period_from", 0.5), WORDS, {})
+def _partial(sentence: LinearModel, span: LinearModel, answer: LinearModel | None = None,
+             answerable: LinearModel | None = None, **thresholds) -> Weights:
+    placeholder = LinearModel(ANSWER_FEATURE_NAMES, np.zeros(len(ANSWER_FEATURE_NAMES)),
+                              np.ones(len(ANSWER_FEATURE_NAMES)), np.zeros(len(ANSWER_FEATURE_NAMES)), 0.0)
+    return Weights("cv", sentence, span, answer or placeholder, answerable or placeholder,
+                   thresholds.get("not_found_below", 0.5), thresholds.get("other_period_from", 0.5), WORDS, {})
 
 
-def answer_examples(examples: list[Example], weights: Weights) -> tuple[list[list[float]], list[float]]:
-    """The readings of held-out questions and whether the answer shown would be right."""
-    rows, labels = [], []
+def answer_examples(examples: list[Example], weights: Weights) -> tuple[list[list[float]], list[float], list[float]]:
+    """The readings of held-out questions, whether the answer shown would be right, and whether the
+    question is answerable at all."""
+    rows, right, answerable_ = [], [], []
     for example in examples:
         choice = choose(example.question, example.candidates, example.stats, weights)
         if choice is None:
             continue
         rows.append(answer_vector(choice.reading))
-        labels.append(float(_answer_right(example, choice)))
-    return rows, labels
+        right.append(float(_answer_right(example, choice)))
+        answerable_.append(float(answerable(example.row)))
+    return rows, right, answerable_
 
 
 def _answer_right(example: Example, choice) -> bool:
@@ -202,21 +206,24 @@ def gold_articles_of(example: Example) -> set[str]:
     return {p.candidate.article.id for p, label in zip(example.pairs, example.labels) if label}
 
 
-def fit_models(examples: list[Example]) -> tuple[LinearModel, LinearModel, LinearModel]:
-    """Sentence and span models on all the examples; the answer model on readings made by
-    sentence and span models that did not see the question's bulletin (inner folds)."""
+def fit_models(examples: list[Example]) -> tuple[LinearModel, LinearModel, LinearModel, LinearModel]:
+    """Sentence and span models on all the examples; the answer and answerable models on readings
+    made by sentence and span models that did not see the question's bulletin (inner folds)."""
     sentence, span = fit_sentence_model(examples), fit_span_model(examples)
-    rows, labels, groups = [], [], []
+    rows, right, answerable_, groups = [], [], [], []
     for group in sorted({e.group for e in examples}):
         inner = [e for e in examples if e.group != group]
         held = [e for e in examples if e.group == group]
         weights = _partial(fit_sentence_model(inner), fit_span_model(inner))
-        x, y = answer_examples(held, weights)
+        x, y, z = answer_examples(held, weights)
         rows += x
-        labels += y
+        right += y
+        answerable_ += z
         groups += [group] * len(x)
-    answer = fit_linear(np.array(rows), np.array(labels), ANSWER_FEATURE_NAMES, ANSWER_C, np.array(groups))
-    return sentence, span, answer
+    rows, groups = np.array(rows), np.array(groups)
+    answer = fit_linear(rows, np.array(right), ANSWER_FEATURE_NAMES, ANSWER_C, groups)
+    gate = fit_linear(rows, np.array(answerable_), ANSWER_FEATURE_NAMES, ANSWERABLE_C, groups)
+    return sentence, span, answer, gate
 
 
 # ---- cross-validation and thresholds ----------------------------------------------------------
@@ -230,42 +237,45 @@ def cross_validate(examples: list[Example], progress: bool = False) -> dict[str,
 
 
 def held_out_answers(examples: list[Example], folds: dict[str, Weights], **thresholds):
-    """Every question answered by its fold's models (with these thresholds)."""
+    """Every question answered by its fold's models (with these thresholds), with how likely the
+    fold's answerable model found it answerable (0 when no candidate was allowed)."""
     outcomes = []
     for example in examples:
         fold = folds[example.group]
-        weights = _partial(fold.sentence, fold.span, fold.answer, **thresholds)
-        outcomes.append((example, read(example.question, example.candidates, example.stats, example.hits, weights)))
+        weights = _partial(fold.sentence, fold.span, fold.answer, fold.answerable, **thresholds)
+        choice = choose(example.question, example.candidates, example.stats, weights)
+        answer = read(example.question, example.candidates, example.stats, example.hits, weights)
+        outcomes.append((example, answer, choice.answerable if choice else 0.0))
     return outcomes
 
 
 def choose_thresholds(outcomes) -> tuple[float, tuple[tuple[float, str], ...], dict]:
     """The not-found threshold: the highest that keeps held-out false rejects ≤ TARGET; the
-    confidence words: the lowest confidence from which held-out precision reaches each level."""
-    confidences = np.array([answer.confidence for _, answer in outcomes])
-    right = np.array([answerable(e.row) and judge(e.row, answer)["correct"] for e, answer in outcomes])
-    is_answerable = np.array([answerable(e.row) for e, _ in outcomes])
+    confidence words: the lowest confidence from which the held-out precision of the answers
+    shown reaches each level."""
+    gates = np.array([gate for _, _, gate in outcomes])
+    confidences = np.array([answer.confidence for _, answer, _ in outcomes])
+    right = np.array([answerable(e.row) and judge(e.row, answer)["correct"] for e, answer, _ in outcomes])
+    is_answerable = np.array([answerable(e.row) for e, _, _ in outcomes])
     threshold = 0.0
-    for candidate in np.unique(confidences):
-        if np.mean(confidences[is_answerable] < candidate) <= TARGET_FALSE_REJECTS:
+    for candidate in np.unique(gates):
+        if np.mean(gates[is_answerable] < candidate) <= TARGET_FALSE_REJECTS:
             threshold = float(candidate)
+    shown = gates >= threshold
     words = []
     for level, name in WORDS:
-        floor = _precision_floor(confidences, right, level, threshold)
+        floor = _precision_floor(confidences[shown], right[shown], level)
         if floor is not None:  # and never below the level itself: 把握高 beside "约 87%" would contradict it
             words.append((max(floor, level), name))
-    words.append((threshold, "把握一般"))
     measured = {"false_reject_target": TARGET_FALSE_REJECTS, "not_found_below": threshold,
                 "words": {name: floor for floor, name in words}}
     return threshold, tuple(words), measured
 
 
-def _precision_floor(confidences, right, level: float, minimum: float) -> float | None:
-    """The lowest confidence c ≥ minimum such that answers at ≥ c are right ≥ level of the time
-    (and at least 20 answers back it)."""
+def _precision_floor(confidences, right, level: float) -> float | None:
+    """The lowest confidence c such that answers at ≥ c are right ≥ level of the time (and at
+    least 20 answers back it)."""
     for c in np.unique(confidences):
-        if c < minimum:
-            continue
         chosen = confidences >= c
         if chosen.sum() >= 20 and right[chosen].mean() >= level:
             return float(c)
@@ -292,11 +302,11 @@ def train(settings: Settings, data_dir: Path, bulletin_dirs: list[Path], output:
     neutral = held_out_answers(examples, folds, not_found_below=0.0, other_period_from=2.0)
     threshold, words, measured = choose_thresholds(neutral)
     outcomes = held_out_answers(examples, folds, not_found_below=threshold, other_period_from=threshold)
-    report = summarize([judge(e.row, answer) for e, answer in outcomes], mode="leave-one-bulletin-out")
-    sentence, span, answer = fit_models(examples)
+    report = summarize([judge(e.row, answer) for e, answer, _ in outcomes], mode="leave-one-bulletin-out")
+    sentence, span, answer, gate = fit_models(examples)
     measured["cross_validation"] = {k: v for k, v in report.items() if k != "misses"}
     measured["questions"] = len(examples)
-    weights = Weights("", sentence, span, answer, threshold, threshold, words, measured)
+    weights = Weights("", sentence, span, answer, gate, threshold, threshold, words, measured)
     weights = replace(weights, version=_version(weights))
     output.write_text(json.dumps(weights.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return weights, report
