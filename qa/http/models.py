@@ -203,7 +203,9 @@ class Answer(ResponseModel):
     confidence: float = Field(description="Calibrated probability that the answer is right (measured by "
                               "leave-one-bulletin-out cross-validation).")
     confidence_words: str = Field(description="What that probability means: 把握高 only where the measured "
-                                  "precision is ≥ 0.95, 把握较高 ≥ 0.85, else 把握一般.")
+                                  "precision is ≥ 0.95, 把握较高 ≥ 0.85, 把握一般 ≥ 0.6, else 把握较低. Whether an "
+                                  "answer is shown at all is decided by a second calibrated model (is the question "
+                                  "answerable?), so a shown answer may carry 把握较低.")
     citation: Citation = Field(description="Its url highlights the answer span, not the whole passage.")
     supporting: list[Citation] = Field(description="Passages in other articles (e.g. another issue) that state "
                                        "the same fact.")
