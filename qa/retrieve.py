@@ -150,6 +150,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
     everywhere = evidence.vectors @ query  # how this model scores the question against anything
     mean, spread = float(everywhere.mean()), float(everywhere.std()) or 1.0
     dense = everywhere[order]
+    opening_periods = {article_id: _opening_period(snapshot, article_id) for article_id in article_order}
     found = []
     for row, score in zip(order, dense):
         rank, hit, neighbour = chosen[row]
@@ -162,7 +163,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit]) -> list[C
             sentence=sentence, article=article, issue_label=issue.label, issue_source=issue.source,
             context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
             dense=float(score), dense_z=(float(score) - mean) / spread, hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
-            neighbour=neighbour, article_period=_opening_period(snapshot, sentence.article_id),
+            neighbour=neighbour, article_period=opening_periods[sentence.article_id],
         ))
     return found
 
