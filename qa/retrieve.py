@@ -155,6 +155,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
     dense = everywhere[order]
     topical = dense if topic is None else evidence.vectors[order] @ topic
     usual, usual_spread = evidence.cosine_scale
+    opening_periods = {article_id: _opening_period(snapshot, article_id) for article_id in article_order}
     found = []
     for row, score, topic_score in zip(order, dense, topical):
         rank, hit, neighbour = chosen[row]
@@ -169,7 +170,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
             dense=float(score), dense_z=(float(score) - mean) / spread,
             dense_level=(float(score) - usual) / usual_spread, topic_level=(float(topic_score) - usual) / usual_spread,
             hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
-            neighbour=neighbour, article_period=_opening_period(snapshot, sentence.article_id),
+            neighbour=neighbour, article_period=opening_periods[sentence.article_id],
         ))
     return found
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from ..corpus import ENUMERATION_RE
@@ -69,20 +70,29 @@ def _measures(question: Question, candidate: Candidate, stats: TermStats):
     context = " ".join((sentence.heading, sentence.lead, candidate.previous, candidate.article.title))
     coverage = _coverage(question, sentence.text, sentence.tokens)
     context_coverage = _coverage(question, sentence.text + " " + context, sentence.tokens)
-    chars = set(_CJK.findall(sentence.text))
+    chars = content_chars(sentence.text)
     overlap = len(question.chars & chars) / len(question.chars) if question.chars else 0.0
     novelty = len(chars - question.chars) / len(chars) if chars else 0.0
-    numbers = tuple(_figures(sentence.text))
+    numbers = _figures(sentence.text)
     return coverage, context_coverage, _bm25(question, sentence.tokens, stats), overlap, novelty, numbers
 
 
 def _coverage(question: Question, text: str, tokens: tuple[str, ...]) -> float:
-    known = {t: w for t, w in question.terms.items() if t not in question.unknown_terms}
+    known = question.known_terms
     total = sum(known.values())
     if not total:
         return 0.0
-    present = set(tokens)
-    return sum(w for t, w in known.items() if t in present or t in text) / total
+    return sum(w for t, w in known.items() if t in text or t in tokens) / total
+
+
+# A sentence is a candidate of many questions: what depends on its text alone is worked out once per text.
+TEXT_CACHE_SIZE = 1 << 14
+
+
+@lru_cache(maxsize=TEXT_CACHE_SIZE)
+def content_chars(text: str) -> frozenset[str]:
+    """The Chinese characters of a text."""
+    return frozenset(_CJK.findall(text))
 
 
 def _bm25(question: Question, tokens: tuple[str, ...], stats: TermStats) -> float:
@@ -97,7 +107,8 @@ def _bm25(question: Question, tokens: tuple[str, ...], stats: TermStats) -> floa
     return score
 
 
-def _figures(text: str) -> list[str]:
+@lru_cache(maxsize=TEXT_CACHE_SIZE)
+def _figures(text: str) -> tuple[str, ...]:
     """Figures with their units; years and dates ('2023年', '3月') are not figures."""
     found = []
     for match in lexicon().number.finditer(text):
@@ -108,7 +119,7 @@ def _figures(text: str) -> list[str]:
         if re.fullmatch(r"(?:19|20)\d\d", figure) and not re.match(r"[A-Za-z]", after):
             continue  # a bare year ('2023城市…'); '2000PFlops' is a figure with a unit we do not list
         found.append(figure)
-    return found
+    return tuple(found)
 
 
 def unit_matches(question: Question, figure: str) -> bool:
@@ -218,7 +229,7 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("enumerated", _enumerated),
     # restating the question is not answering it
     ("restates", lambda p: p.coverage * (1.0 - p.novelty)),
-    ("novel_chars", lambda p: math.log1p(p.novelty * len(set(_CJK.findall(p.candidate.sentence.text)))) / 4),
+    ("novel_chars", lambda p: math.log1p(p.novelty * len(content_chars(p.candidate.sentence.text))) / 4),
     ("context_gain", lambda p: max(0.0, p.context_coverage - p.coverage)),
     ("how_context_gain", lambda p: float(p.question.kind == "how") * max(0.0, p.context_coverage - p.coverage)),
     ("how_lead", lambda p: float(p.question.kind == "how" and len(p.candidate.sentence.text) <= 32)),

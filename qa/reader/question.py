@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from ..keywords import KeywordTokenizer, place_stem
@@ -33,6 +34,20 @@ class Question:
     chars: frozenset[str]  # content characters, for overlap with paraphrased sentences
     focus: str | None = None  # the kind of thing asked for: '什么制度' → '制度', '哪个开发区' → '开发区'
     topic: str = ""  # the question without its places and period: what is asked about them (see topic_of)
+
+    # Asked of the question once per candidate sentence: worked out once.
+    @cached_property
+    def known_terms(self) -> dict[str, float]:
+        """The content terms some sentence of the build contains, with their idf (coverage is the share of these)."""
+        return {t: w for t, w in self.terms.items() if t not in self.unknown_terms}
+
+    @cached_property
+    def required_places(self) -> tuple[str, ...]:
+        """The places an answer's article must name: a province is implied by a city in it
+        ('湖北宜昌' needs only 宜昌); with '和/与', any one of them (see places_any)."""
+        words = lexicon()
+        specific = tuple(p for p in self.places if p not in words.provinces)
+        return specific or self.places
 
 
 def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> Question:
@@ -103,11 +118,8 @@ def _focus(text: str, tokenizer: KeywordTokenizer) -> str | None:
 
 
 def required_places(question: Question) -> tuple[str, ...]:
-    """The places an answer's article must name: a province is implied by a city in it
-    ('湖北宜昌' needs only 宜昌); with '和/与', any one of them (see Question.places_any)."""
-    words = lexicon()
-    specific = tuple(p for p in question.places if p not in words.provinces)
-    return specific or question.places
+    """The places an answer's article must name (Question.required_places)."""
+    return question.required_places
 
 
 def _is_place_or_period(token: str, places: dict[str, None]) -> bool:
