@@ -14,7 +14,7 @@ from browser_support import LiveServer, fetch_json, launch_chromium, post_json
 pytestmark = pytest.mark.browser
 
 MARKUP_QUESTION = "<img src=x onerror=alert(1)>"
-UNANSWERABLE_QUESTION = "火星上的奶茶店几点开门？"
+UNANSWERABLE_QUESTION = "拉萨市火星上的奶茶店几点开门？"  # a place no fixture article names: refused whatever the (fake) embedding
 
 
 # ---- fixtures ----------------------------------------------------------------------------
