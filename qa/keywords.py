@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Callable, Iterable
 
@@ -141,6 +141,12 @@ class KeywordTokenizer:
             term, _, tag = line.partition(" ")
             self._tagger.word_tag_tab[term] = tag or "nz"
             self._jieba.add_word(term, freq=200_000 if tag == "ns" else 2000, tag=tag or None)
+
+    @cached_property
+    def places(self) -> frozenset[str]:
+        """The place names of the corpus (its user terms tagged 'ns'), with their stems."""
+        names = [line.partition(" ")[0] for line in self.user_terms if line.endswith(" ns")]
+        return frozenset(names) | frozenset(place_stem(name) for name in names)
 
     def tokens(self, text: str) -> list[str]:
         return [

@@ -147,6 +147,19 @@ def test_a_district_is_a_place_even_when_jieba_calls_it_a_noun():
     assert parse_question("开发区和园区一共几个？", tokenizer, STATS).places == ()
 
 
+def test_only_a_real_place_is_a_place_not_a_word_jieba_tags_as_one():
+    tokenizer = KeywordTokenizer()
+    for text, places in (("鄂尔多斯高新区在国家高新区综合排名中居第几位？", ("鄂尔多斯",)),  # 中居
+                         ("呼和浩特有几位院士上台做了主题报告？", ("呼和浩特",)),  # 上台
+                         ("南京的高校科技园区一共有多少个？", ("南京",)),  # 科技园
+                         ("在眉山办的许可可以在哪几个城市之间通用？", ("眉山",)),  # 城市
+                         ("太原2022年有多少家高新技术企业？", ("太原",)),  # a city the bulletins never name
+                         ("云南昆明选派了多少名科技特派员？", ("云南昆明",))):  # a province and a city in one word
+        assert parse_question(text, tokenizer, STATS).places == places, text
+    named = KeywordTokenizer(["宁川县 ns", "宁川 ns"])  # an invented place the corpus names
+    assert parse_question("宁川县建成了多少个科技小院？", named, STATS).places == ("宁川",)
+
+
 def test_a_city_implies_its_province_and_and_joins_places():
     tokenizer = KeywordTokenizer()
     both = parse_question("湖北宜昌2022年研发投入是多少？", tokenizer, STATS)

@@ -13,6 +13,7 @@ from ..keywords import KeywordTokenizer, place_stem
 from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
+from .gazetteer import is_place
 from .lexicon import lexicon
 
 _COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同")
@@ -56,9 +57,9 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
     places: dict[str, None] = {}
     for word, tag in tokenizer.tagged(text):
         stem = place_stem(word)
-        if tag == "ns" and len(word) >= 2 and word not in words.generic_regions and stem not in words.generic_regions:
-            places[stem] = None
-        elif tag.startswith("n") and words.district.fullmatch(word):  # jieba tags many districts as plain nouns
+        tagged_place = tag == "ns" and len(word) >= 2 and not {word, stem} & words.generic_regions
+        district = tag.startswith("n") and words.district.fullmatch(word)  # jieba tags many districts as plain nouns
+        if (tagged_place or district) and is_place(word, tokenizer.places):  # and '上台', '中居', '城市' as places
             places[stem] = None
     specific = [p for p in places if p not in words.provinces]
     ordered = specific + [p for p in places if p in words.provinces]

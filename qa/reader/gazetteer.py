@@ -1,0 +1,40 @@
+"""China's administrative divisions — provinces, prefectures and counties, the 3,500 names of the `cpca`
+package's table — to tell a place a question names ('烟台', '红安县', '云南昆明') from a word jieba takes for one
+('上台', '中居', '科技园', '城市'): only a real place is a hard constraint on the answer."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import QAError
+from ..keywords import place_stem
+from .lexicon import lexicon
+
+
+class GazetteerUnavailable(QAError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def division_names() -> frozenset[str]:
+    """Every division's name and its stem ('海曙区', '海曙')."""
+    spec = importlib.util.find_spec("cpca")  # found, not imported: importing cpca loads pandas
+    folders = list(spec.submodule_search_locations or ()) if spec else []
+    table = Path(folders[0]) / "resources" / "adcodes.csv" if folders else None
+    if table is None or not table.is_file():
+        raise GazetteerUnavailable("找不到 cpca 的行政区划表（resources/adcodes.csv）；请运行 make install")
+    with table.open(encoding="utf-8", newline="") as rows:
+        names = [row["name"] for row in csv.DictReader(rows) if row.get("name")]
+    return frozenset(names) | frozenset(place_stem(name) for name in names)
+
+
+def is_place(word: str, known: frozenset[str] = frozenset()) -> bool:
+    """A division's name, a place the bulletins name (`known`), a province, or a province and what follows it
+    ('云南昆明', '青海柴达木盆地')."""
+    stem = place_stem(word)
+    if {word, stem} & known or {word, stem} & division_names():
+        return True
+    return any(word.startswith(province) for province in lexicon().provinces)
