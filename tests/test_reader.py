@@ -213,6 +213,16 @@ def test_not_found_is_decided_by_the_answerable_model_and_the_confidence_is_the_
     assert refused.confidence == shown.confidence  # the shown probability is the answer model's, either way
 
 
+def test_an_enumerated_heading_is_marked_for_a_how_question():
+    from qa.reader.features import FEATURE_NAMES, pairs, vector
+
+    question = parse_question("长沙是怎样建立许可机制的？", KeywordTokenizer(), STATS)
+    heading = _candidate("二是建立“先使用后付费”许可机制。", "长沙市推进科技成果转化", Period())
+    body = _candidate("出台实施办法，中小微企业可先行免费试用高校院所的专利成果。", "长沙市推进科技成果转化", Period())
+    marked = [dict(zip(FEATURE_NAMES, vector(p)))["how_heading"] for p in pairs(question, [heading, body], STATS)]
+    assert question.kind == "how" and marked == [1.0, 0.0]
+
+
 def test_not_found_names_only_the_places_no_article_names():
     from qa.reader.read import _missing_places
 

@@ -181,6 +181,12 @@ def _measure_cue(p: Pair) -> float:
     return min(len(lexicon().measure_verbs.findall(p.candidate.sentence.text)), 4) / 4
 
 
+def _how_heading(p: Pair) -> float:
+    """A how-question against an enumerated heading ('二是…。', '（1）…。'): a line that names a measure, not how."""
+    text = p.candidate.sentence.text
+    return float(p.question.kind == "how" and len(text) <= 32 and bool(ENUMERATION_RE.match(text)))
+
+
 def _enumerated(p: Pair) -> float:
     sentence = p.candidate.sentence
     return float(bool(ENUMERATION_RE.match(sentence.text) or (sentence.lead and ENUMERATION_RE.match(sentence.lead))))
@@ -233,6 +239,9 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("context_gain", lambda p: max(0.0, p.context_coverage - p.coverage)),
     ("how_context_gain", lambda p: float(p.question.kind == "how") * max(0.0, p.context_coverage - p.coverage)),
     ("how_lead", lambda p: float(p.question.kind == "how" and len(p.candidate.sentence.text) <= 32)),
+    # '二是建立“先使用后付费”许可机制。' restates a how-question; the measure is in the sentences under it
+    ("how_heading", lambda p: _how_heading(p)),
+    ("how_heading_coverage", lambda p: _how_heading(p) * p.coverage),
     ("number_coverage", lambda p: float(p.question.kind == "number") * p.coverage),
     # shape and position
     ("is_lead", lambda p: float(len(p.candidate.sentence.text) <= 32)),
