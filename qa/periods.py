@@ -117,7 +117,12 @@ def conflicts(asked: Period, stated: Period) -> bool:
         return True
     if asked.part and stated.part and asked.part != stated.part:
         return not (asked.part == "end" or stated.part == "end")
+    if asked.years and not asked.part and stated.part not in _WHOLE_YEAR:
+        return stated.years <= asked.years  # '2023年…' asked, '2023年前三季度…' stated: a part is not the year
     return False
+
+
+_WHOLE_YEAR = (None, "year", "end")  # a year's figure, its whole-year figure, its figure at the year's end
 
 
 def agrees(asked: Period, stated: Period) -> bool:

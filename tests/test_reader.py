@@ -71,6 +71,10 @@ def test_period_conflicts_and_agreement():
     assert conflicts(whole_year, Period(frozenset({2022}), "M1-7")) and conflicts(whole_year, Period(frozenset({2022}), "Q1-3"))
     assert not conflicts(whole_year, Period(frozenset({2022}))) and not conflicts(whole_year, Period(frozenset({2022}), "end"))
     assert period_label(whole_year) == "2022年全年"
+    # '2023年…' asked: a part of 2023 is not the year's figure; its end, its whole year, or several years stated are
+    assert conflicts(asked, Period(frozenset({2023}), "Q1-3")) and conflicts(asked, Period(frozenset({2023}), "M1-4"))
+    assert not conflicts(asked, Period(frozenset({2023}), "end")) and not conflicts(asked, Period(frozenset({2023}), "year"))
+    assert not conflicts(asked, Period(frozenset({2022, 2023}), "H1"))
     assert period_label(Period(frozenset({2012, 2021}))) == "2012年、2021年"  # not the range between them
 
 
