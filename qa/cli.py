@@ -52,7 +52,7 @@ def run(action):
               "multilingual-e5-small）。")
 @click.option("--cache-dir", type=_PATH, help="转换后模型的缓存目录（环境变量 QA_CACHE_DIR）。")
 @click.option("-v", "--verbose", is_flag=True, help="输出详细的进度日志。")
-@click.version_option(package_name="bulletin-qa", message="%(prog)s %(version)s")
+@click.version_option(package_name="bulletin-qa", message="%(prog)s %(version)s", help="显示版本并退出。")
 @click.pass_context
 def main(ctx, seeds_dir, index_dir, model, cache_dir, verbose):
     """《科技情报参考》简报问答。
@@ -230,8 +230,9 @@ def _limit_malloc_arenas() -> None:
 @click.option("--explain", is_flag=True, help="对每个答错的问题，列出选中句子得分最高的特征。")
 @click.pass_obj
 def evaluate(obj: _Context, questions_file, mode, as_json, explain):
-    """在带标准答案的问题集（JSONL）上评测检索和答案：总体、按题型和按文件的召回率、答案准确率、
-    紧凑准确率、拒答准确率、误拒率、把握 ≥ 0.8 时的精确率和 AUROC。"""
+    """在带标准答案的问题集（JSONL）上评测检索和答案。
+
+    打印总体、按题型和按文件的召回率、答案准确率、紧凑准确率、拒答准确率、误拒率、把握 ≥ 0.8 时的精确率和 AUROC。"""
     from .engine import open_engine
     from .evaluate import evaluate as run_eval, format_report, load_questions
 

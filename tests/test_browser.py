@@ -166,6 +166,8 @@ def test_question_gets_quoted_answer_with_citation_chip(page, live_server, asked
     marked = asked.answer["text"][highlight["start"] - offset : highlight["end"] - offset]
     assert reply.locator(".answer-text mark").inner_text() == marked
     assert reply.locator(".confidence").inner_text().startswith("把握")
+    percent = reply.locator(".confidence-percent")  # shown, not only in a tooltip a phone or keyboard never sees
+    assert percent.is_visible() and re.fullmatch(r"约 \d{1,3}%", percent.inner_text())
     first_chip = reply.locator(".citation-chip").first
     assert first_chip.locator(".citation-label").inner_text() == f"{asked.issue['label']} · {asked.article['title']}"
     assert not page.locator("#welcome").is_visible()

@@ -209,13 +209,14 @@ function renderShareButton(turn) {
 function renderAnswer(turn) {
   const { answer } = turn.response;
   const level = confidenceLevel(answer);
+  const percent = Math.floor((Number(answer.confidence) || 0) * 100 + 1e-9);  // down: never past the next word's floor
   const bubble = el("div", { className: "bubble bubble-bot answer" });
   const header = el("div", { className: "answer-header" }, [
     el("span", { className: "answer-source-label", text: `摘自${BULLETIN_NAME}` }),
     el("span", {
       className: `confidence confidence-${level.key}`,
-      attrs: { title: `答对的概率约 ${Math.floor((Number(answer.confidence) || 0) * 100 + 1e-9)}%（按历史评测校准）` },  // down: never past the next word's floor
-    }, [dots(3, "confidence-dots"), level.label]),
+      attrs: { title: `答对的概率约 ${percent}%（按历史评测校准）` },
+    }, [dots(3, "confidence-dots"), level.label, el("span", { className: "confidence-percent", text: `约 ${percent}%` })]),
     turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
   ]);
   bubble.append(...[renderResolved(turn.response), header, renderQuotedAnswer(answer)].filter(Boolean));
