@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -92,6 +93,9 @@ class BulletinEngine:
         self.embedder = embedder
         self._weights = weights
         self.encode = QueryEncoder(embedder)
+        # The question's topic is embedded on another thread while the question itself is embedded and searched:
+        # onnxruntime releases the GIL, so on 2 cores the second forward costs a new question little wall time.
+        self._topics = ThreadPoolExecutor(max_workers=4, thread_name_prefix="topic")
         self._snapshot: Snapshot | None = None
         self._failed: dict[str, QAError] = {}  # builds that could not be loaded: never retried
         self._lock = threading.Lock()
@@ -149,10 +153,10 @@ class BulletinEngine:
         """The parsed question, the retrieved passages and the reader's candidate sentences."""
         snapshot = snapshot or self.snapshot()
         question = parse_question(text, snapshot.tokenizer, snapshot.evidence.stats)
+        topic = self._topics.submit(self.encode, question.topic) if question.topic and question.topic != text else None
         hits = search(snapshot, self.encode, text, top_k=READER_PASSAGES, mode=mode,
                       issue_id=issue_id or _issue_named(snapshot, text))
-        topic = self.encode(question.topic) if question.topic and question.topic != text else None
-        return question, hits, candidates(snapshot, self.encode(text), hits, topic)
+        return question, hits, candidates(snapshot, self.encode(text), hits, topic.result() if topic else None)
 
     def ask(self, question, *, top_k=5, mode="hybrid", issue_id=None, history=()) -> Answer:
         snapshot = self.snapshot()
