@@ -62,7 +62,7 @@ RESPONSES: dict[str, dict] = {
             "start": 435,
             "end": 443
         },
-        "confidence": 0.944,
+        "confidence": 0.953,
         "confidence_words": "把握高",
         "citation": {**_GUIZHOU, "url": "/articles/2023-12/04?start=435&end=443"},
         "supporting": [],
