@@ -21,7 +21,7 @@ from qa.periods import agrees, conflicts, find_period, period_label
 from qa.reader import ReaderUnavailable, load_weights, parse_question
 from qa.reader.gold import gold_articles, holds_answer
 from qa.reader.model import LinearModel, Weights
-from qa.reader.question import required_places, resolve_follow_up, visible_text
+from qa.reader.question import resolve_follow_up, visible_text
 from qa.reader.read import allowed, read
 from qa.reader.train import WORDS
 from qa.schema import Article, Period
@@ -167,9 +167,9 @@ def test_only_a_real_place_is_a_place_not_a_word_jieba_tags_as_one():
 def test_a_city_implies_its_province_and_and_joins_places():
     tokenizer = KeywordTokenizer()
     both = parse_question("湖北宜昌2022年研发投入是多少？", tokenizer, STATS)
-    assert required_places(both) == ("宜昌",)
+    assert both.required_places == ("宜昌",)
     joined = parse_question("黄山和淮南都推出了什么计划？", tokenizer, STATS)
-    assert joined.places_any and set(required_places(joined)) == {"黄山", "淮南"}
+    assert joined.places_any and set(joined.required_places) == {"黄山", "淮南"}
 
 
 def _candidate(text: str, title: str, in_force: Period):

@@ -15,7 +15,7 @@ from ..periods import agrees, conflicts
 from ..retrieve import Candidate
 from ..sentences import TermStats
 from .lexicon import lexicon
-from .question import Question, required_places
+from .question import Question
 
 BM25_K1, BM25_B = 1.2, 0.75  # the textbook constants
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -151,7 +151,7 @@ def _place_in(text_of: Callable[[Pair], str]) -> Callable[[Pair], float]:
 def places_near(p: Pair) -> float:
     """Share of the places the answer must be about that the sentence, its heading, lead,
     previous sentence or title names (a district named only elsewhere in the article is not)."""
-    places = required_places(p.question)
+    places = p.question.required_places
     if not places:
         return 1.0
     sentence, candidate = p.candidate.sentence, p.candidate

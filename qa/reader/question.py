@@ -118,11 +118,6 @@ def _focus(text: str, tokenizer: KeywordTokenizer) -> str | None:
     return words[0] if len(words[0]) <= 3 else words[0][-2:]
 
 
-def required_places(question: Question) -> tuple[str, ...]:
-    """The places an answer's article must name (Question.required_places)."""
-    return question.required_places
-
-
 def _is_place_or_period(token: str, places: dict[str, None]) -> bool:
     return any(token in place or place in token for place in places) or bool(find_period(token))
 

@@ -20,7 +20,7 @@ from .confidence import Reading, answer_vector
 from .features import Pair, pairs, vector
 from .items import enumerated_items
 from .model import Weights
-from .question import Question, required_places
+from .question import Question
 from .spans import Window, highlight, span_pairs, span_vector
 
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
@@ -49,7 +49,7 @@ class Choice:
 def allowed(question: Question, candidate: Candidate) -> bool:
     """The hard constraints: the article names the question's place(s); the sentence is not
     about another period than the one asked."""
-    places = required_places(question)
+    places = question.required_places
     if places:
         named = [_names(candidate.article, p) for p in places]
         if not (any(named) if question.places_any else all(named)):
@@ -169,7 +169,7 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
     message = NOT_FOUND
     if note is not None:
         message = f"简报中没有{note.asked}的数字；{note.stated}为：{note.text}"
-    elif required_places(question) and not any(allowed(question, c) for c in candidates):
+    elif question.required_places and not any(allowed(question, c) for c in candidates):
         message = f"简报中没有找到关于{'、'.join(_missing_places(question, candidates))}的这项内容。"
     return Answer(
         question=question.text,
@@ -185,7 +185,7 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
 def _missing_places(question: Question, candidates: list[Candidate]) -> tuple[str, ...]:
     """The places of the question that no candidate article names (all of them if each is named somewhere but
     never together): '宜昌市西陵区…' is missing 西陵, not 宜昌."""
-    places = required_places(question)
+    places = question.required_places
     articles = {c.article.id: c.article for c in candidates}.values()
     missing = tuple(p for p in places if not any(_names(article, p) for article in articles))
     return missing or places
