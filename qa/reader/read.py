@@ -91,7 +91,12 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
 
 
 def read(question: Question, candidates: list[Candidate], stats: TermStats, hits: list[Hit], weights: Weights) -> Answer:
-    choice = choose(question, candidates, stats, weights)
+    return answer_for(choose(question, candidates, stats, weights), question, candidates, stats, hits, weights)
+
+
+def answer_for(choice: Choice | None, question: Question, candidates: list[Candidate], stats: TermStats,
+               hits: list[Hit], weights: Weights) -> Answer:
+    """The reply for the reader's choice (None: no candidate was allowed)."""
     if choice is None or choice.answerable < weights.not_found_below:
         return _not_found(question, candidates, stats, hits, weights, choice)
     best = choice.reading.pair.candidate

@@ -25,7 +25,7 @@ from .features import FEATURE_NAMES, Pair, pairs, vector
 from .gold import answerable, gold_articles, holds_answer, squash
 from .model import LinearModel, Weights
 from .question import Question
-from .read import allowed, choose, read
+from .read import allowed, answer_for, choose
 from .spans import SPAN_FEATURE_NAMES, span_pairs, span_vector
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def held_out_answers(examples: list[Example], folds: dict[str, Weights], **thres
         fold = folds[example.group]
         weights = _partial(fold.sentence, fold.span, fold.answer, fold.answerable, **thresholds)
         choice = choose(example.question, example.candidates, example.stats, weights)
-        answer = read(example.question, example.candidates, example.stats, example.hits, weights)
+        answer = answer_for(choice, example.question, example.candidates, example.stats, example.hits, weights)
         outcomes.append((example, answer, choice.answerable if choice else 0.0))
     return outcomes
 
