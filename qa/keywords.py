@@ -36,7 +36,8 @@ def domain_terms() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-_PLACE_SUFFIX_RE = re.compile(r"(?:自治区|省|市|县|区|州|盟|旗)$")
+PLACE_SUFFIX = "(?:自治区|省|市|县|区|州|盟|旗)"  # what place_stem takes off a place name
+_PLACE_SUFFIX_RE = re.compile(PLACE_SUFFIX + "$")
 
 
 def place_stem(word: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 
-from ..keywords import KeywordTokenizer, place_stem
+from ..keywords import PLACE_SUFFIX, KeywordTokenizer, place_stem
 from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
@@ -91,16 +91,13 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
     )
 
 
-_PLACE_SUFFIX = "[省市区县旗]?"
-
-
 def topic_of(text: str, places: Sequence[str]) -> str:
     """The question with its periods and places taken out ('宜昌市2023年研发经费投入是多少？' → '研发经费投入是多少？'):
     embedded on its own, it says whether a sentence is about the metric asked, whatever place and year it names."""
     for start, end in sorted(period_spans(text), reverse=True):
         text = text[:start] + text[end:]
     for place in sorted(places, key=len, reverse=True):
-        text = re.sub(re.escape(place) + _PLACE_SUFFIX, "", text)
+        text = re.sub(re.escape(place) + PLACE_SUFFIX + "?", "", text)
     return text.strip()
 
 
