@@ -229,6 +229,36 @@ def test_an_enumerated_heading_is_marked_for_a_how_question():
     assert question.kind == "how" and marked == [1.0, 0.0]
 
 
+def test_a_heading_answers_how_with_the_sentences_under_it():
+    from qa.reader.spans import body_under
+
+    text = "健全技术需求征集机制。开展“三进”活动，实施技术需求征集分片包保。2023年以来调研36次。\n健全成果转化平台服务机制。"
+    heading = _candidate(text, "池州：推进科技成果转化", Period())
+    heading = replace(heading, sentence=replace(heading.sentence, end=11, text=text[:11]))
+    body = body_under(heading)
+    assert body.text == "开展“三进”活动，实施技术需求征集分片包保。2023年以来调研36次。"  # stops at the paragraph's end
+    assert text[body.start : body.end] == body.text
+    assert body_under(replace(heading, previous="前一句。")) is None  # not the paragraph's first sentence: no heading
+    whole = replace(heading, sentence=replace(heading.sentence, end=len(text), text=text))
+    assert body_under(whole) is None  # too long to be a heading
+
+
+def test_a_span_model_unsure_between_two_windows_quotes_both():
+    from qa.reader.read import MAX_JOINED_CHARS, UNSURE_SPAN, _window
+    from qa.reader.spans import windows
+
+    text = "支持包头稀土高新区创建示范区，给予200万元支持，推动成果转化。"
+    candidate = _candidate(text, "内蒙古：成果转化", Period())
+    singles = [w for w in windows(candidate) if w.clauses == 1]
+    sure, _ = _window(candidate, singles, np.array([0.9, 0.05, 0.05]))
+    assert sure == singles[0]
+    joined, probability = _window(candidate, singles, np.array([UNSURE_SPAN - 0.1, 0.05, 0.65 - UNSURE_SPAN]))
+    assert joined.text == text[singles[0].start : singles[2].end] and probability == pytest.approx(0.55)
+    assert len(joined.text) <= MAX_JOINED_CHARS and joined.clauses == 3
+    far = replace(singles[2], start=singles[0].start + MAX_JOINED_CHARS + 1, end=singles[0].start + MAX_JOINED_CHARS + 5)
+    assert _window(candidate, [singles[0], far], np.array([0.35, 0.65]))[0] == far  # too far apart: the best alone
+
+
 def test_not_found_names_only_the_places_no_article_names():
     from qa.reader.read import _missing_places
 

@@ -21,7 +21,7 @@ from .features import Pair, pairs, vector
 from .items import enumerated_items
 from .model import Weights
 from .question import Question
-from .spans import Window, highlight, span_pairs, span_vector
+from .spans import Window, body_under, highlight, span_pairs, span_vector
 
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
 FOUND = "答案摘自简报原文。"
@@ -32,6 +32,11 @@ OTHER_PERIOD_MIN_COVERAGE = 0.5
 # A sentence this short is quoted whole: cutting it gains little brevity and risks losing the
 # answer (measured by cross-validation: +5 points holding the answer, tightness unchanged).
 WHOLE_SENTENCE_CHARS = 50
+# When the span model is unsure between its two best windows (the best one has less than this probability),
+# the answer quotes both, with what lies between them, if that stays this short. Chosen by cross-validation on
+# the training questions, given the right sentence: the window holds the answer 85.9 → 89.9 %, tight 75.4 → 76.3 %.
+UNSURE_SPAN = 0.4
+MAX_JOINED_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +83,34 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     span_scores = weights.span.scores(np.array([span_vector(s) for s in spans]))
     span_probabilities = np.exp(span_scores - span_scores.max())
     span_probabilities /= span_probabilities.sum()  # the windows of one sentence compete
-    pick = int(np.argmax(span_probabilities))
-    window = spans[pick].window
+    window, span_probability = _window(best.candidate, [s.window for s in spans], span_probabilities)
     if len(sentence.text) <= WHOLE_SENTENCE_CHARS:
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
-    reading = Reading(best, best_score, runner_up, float(span_probabilities[pick]), len(paired), len(scored),
+    if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
+        window = body_under(best.candidate) or window
+    reading = Reading(best, best_score, runner_up, span_probability, len(paired), len(scored),
                       question.kind, len(window.text))
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
     return Choice(reading, window, highlight(question, window), confidence, answerable, scored)
+
+
+def _window(candidate: Candidate, windows: list[Window], probabilities: np.ndarray) -> tuple[Window, float]:
+    """The span model's window and how likely it holds the answer; when it is unsure between its best two, both
+    (and what lies between them)."""
+    first, second = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2]) if len(windows) > 1 else (0, 0)
+    window, probability = windows[first], float(probabilities[first])
+    if first == second or probability >= UNSURE_SPAN:
+        return window, probability
+    other = windows[second]
+    start, end = min(window.start, other.start), max(window.end, other.end)
+    if end - start > MAX_JOINED_CHARS:
+        return window, probability
+    span = (min(window.span[0], other.span[0]), max(window.span[1], other.span[1]))
+    joined = Window(start, end, candidate.article.text[start:end], span[1] - span[0] + 1, window.first or other.first,
+                    window.last or other.last, span)
+    return joined, probability + float(probabilities[second])
 
 
 def read(question: Question, candidates: list[Candidate], stats: TermStats, hits: list[Hit], weights: Weights) -> Answer:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..chunking import sentence_spans
 from ..retrieve import Candidate
 from .features import _coverage, _figures, unit_matches
 from .lexicon import lexicon
@@ -15,6 +16,7 @@ from .question import Question
 
 MAX_SPAN_CHARS = 160
 MAX_CLAUSES = 2
+HEADING_CHARS = 32  # a paragraph's opening sentence this short is its heading ('健全技术需求征集机制。')
 _OPENERS, _CLOSERS = "“《（(「『【", "”》）)」』】"
 _CLAUSE_BREAKS = "，,：:"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -68,6 +70,28 @@ def windows(candidate: Candidate) -> list[Window]:
                 break
             found.append(Window(start, end, text[start:end], j - i + 1, i == 0, j == len(parts) - 1, (i, j)))
     return found
+
+
+def body_under(candidate: Candidate) -> Window | None:
+    """When the candidate sentence is a paragraph's heading, the sentences under it (as many as fit
+    MAX_SPAN_CHARS, or the clauses of the first that fit): how a heading's measure is carried out. None when
+    it is no heading or nothing follows it in its paragraph."""
+    text, sentence = candidate.article.text, candidate.sentence
+    if candidate.previous or len(sentence.text) > HEADING_CHARS:
+        return None
+    line_end = text.find("\n", sentence.end)
+    body = list(sentence_spans(text, sentence.end, len(text) if line_end < 0 else line_end))
+    if not body:
+        return None
+    start, end = body[0]
+    if end - start > MAX_SPAN_CHARS:  # one long sentence: the clauses of it that fit
+        end = next((b for _, b in reversed(clauses(text, start, end)) if b - start <= MAX_SPAN_CHARS), start + MAX_SPAN_CHARS)
+    else:
+        for _, next_end in body[1:]:
+            if next_end - start > MAX_SPAN_CHARS:
+                break
+            end = next_end
+    return Window(start, end, text[start:end], 0, True, False)
 
 
 @dataclass(frozen=True, slots=True)
