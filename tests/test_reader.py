@@ -160,8 +160,10 @@ def test_only_a_real_place_is_a_place_not_a_word_jieba_tags_as_one():
                          ("太原2022年有多少家高新技术企业？", ("太原",)),  # a city the bulletins never name
                          ("云南昆明选派了多少名科技特派员？", ("云南昆明",))):  # a province and a city in one word
         assert parse_question(text, tokenizer, STATS).places == places, text
-    named = KeywordTokenizer(["宁川县 ns", "宁川 ns"])  # an invented place the corpus names
+    named = KeywordTokenizer(["宁川县 ns", "宁川 ns", "城市 ns", "广度 ns"])  # an invented place the corpus names
     assert parse_question("宁川县建成了多少个科技小院？", named, STATS).places == ("宁川",)
+    assert parse_question("宁川的许可可以在哪几个城市之间通用？", named, STATS).places == ("宁川",)  # jieba's 'ns' alone
+    assert parse_question("宁川推进合作的广度如何？", named, STATS).places == ("宁川",)
 
 
 def test_a_city_implies_its_province_and_and_joins_places():
@@ -397,3 +399,15 @@ def test_the_reader_version_is_in_the_manifest_and_the_status(engine):
     assert engine.snapshot().manifest.reader == version
     status = engine.status()
     assert status.reader == version and status.sentences == len(engine.snapshot().evidence.sentences)
+
+
+def test_off_topic_questions_are_dealt_to_the_bulletins_folds_in_turn():
+    from types import SimpleNamespace
+
+    from qa.reader.train import OFF_TOPIC, deal_off_topic
+
+    examples = [SimpleNamespace(group=g, row={"id": f"{g}-{n}"}) for n, g in
+                enumerate(["t1", "t0", OFF_TOPIC, OFF_TOPIC, OFF_TOPIC, "t0"])]
+    dealt = deal_off_topic(examples)
+    assert [e.group for e in dealt] == ["t1", "t0", "t0", "t1", "t0", "t0"]
+    assert deal_off_topic([SimpleNamespace(group=OFF_TOPIC, row={"id": "tx-1"})])[0].group == OFF_TOPIC  # no fold to join

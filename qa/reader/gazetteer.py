@@ -32,9 +32,10 @@ def division_names() -> frozenset[str]:
 
 
 def is_place(word: str, known: frozenset[str] = frozenset()) -> bool:
-    """A division's name, a place the bulletins name (`known`), a province, or a province and what follows it
-    ('云南昆明', '青海柴达木盆地')."""
+    """A division's name, a province or a province and what follows it ('云南昆明', '青海柴达木盆地'), or a place
+    the bulletins name (`known`) with a division's suffix ('宁川县', and so '宁川'). jieba tags many plain words
+    of the bulletins as places ('城市', '上市', '广度'); without a suffix, only the gazetteer makes one a place."""
     stem = place_stem(word)
-    if {word, stem} & known or {word, stem} & division_names():
+    if {word, stem} & division_names() or any(word.startswith(province) for province in lexicon().provinces):
         return True
-    return any(word.startswith(province) for province in lexicon().provinces)
+    return (word in known and stem != word) or any(place_stem(other) == word != other for other in known)

@@ -36,6 +36,10 @@ ANSWER_C = 0.3
 ANSWERABLE_C = 0.3
 SEED = 0
 TARGET_FALSE_REJECTS = 0.04  # the threshold keeps held-out false rejects under this (the goal is ≤ 5 %)
+OFF_TOPIC = "tx"
+"""The id prefix of questions about no bulletin at all ('天问一号…'). They are no bulletin's fold: they are dealt
+out in turn to the bulletins' folds, so that every fold's training has some, as it would when a new bulletin
+arrives (a fold of their own would test them on models that never saw one)."""
 WORDS = ((0.95, "把握高"), (0.85, "把握较高"), (0.6, "把握一般"))
 """Words shown only where held-out precision reaches the level and the answer's own probability does too."""
 
@@ -93,6 +97,15 @@ def make_examples(engine, rows: list[dict], progress: bool = False) -> list[Exam
                            for p in paired])
         features = np.array([vector(p) for p in paired]) if paired else np.zeros((0, len(FEATURE_NAMES)))
         examples.append(Example(row, row["id"].split("-")[0], question, hits, found, paired, features, labels, stats))
+    return deal_off_topic(examples)
+
+
+def deal_off_topic(examples: list[Example]) -> list[Example]:
+    """Off-topic questions (OFF_TOPIC) go to the bulletins' folds in turn, by id."""
+    folds = sorted({e.group for e in examples} - {OFF_TOPIC})
+    off_topic = sorted((e for e in examples if e.group == OFF_TOPIC), key=lambda e: e.row["id"])
+    for n, example in enumerate(off_topic if folds else ()):
+        example.group = folds[n % len(folds)]
     return examples
 
 
