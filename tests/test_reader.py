@@ -246,19 +246,22 @@ def test_a_heading_answers_how_with_the_sentences_under_it():
 
 
 def test_a_span_model_unsure_between_two_windows_quotes_both():
-    from qa.reader.read import MAX_JOINED_CHARS, UNSURE_SPAN, _window
+    from qa.reader.read import MAX_JOINED_CHARS, UNSURE_SPAN, UNSURE_SPAN_HOW, _window
     from qa.reader.spans import windows
 
     text = "支持包头稀土高新区创建示范区，给予200万元支持，推动成果转化。"
     candidate = _candidate(text, "内蒙古：成果转化", Period())
     singles = [w for w in windows(candidate) if w.clauses == 1]
-    sure, _ = _window(candidate, singles, np.array([0.9, 0.05, 0.05]))
+    sure, _ = _window(candidate, singles, np.array([0.9, 0.05, 0.05]), "entity")
     assert sure == singles[0]
-    joined, probability = _window(candidate, singles, np.array([UNSURE_SPAN - 0.1, 0.05, 0.65 - UNSURE_SPAN]))
+    joined, probability = _window(candidate, singles, np.array([UNSURE_SPAN - 0.1, 0.05, 0.65 - UNSURE_SPAN]), "entity")
     assert joined.text == text[singles[0].start : singles[2].end] and probability == pytest.approx(0.55)
     assert len(joined.text) <= MAX_JOINED_CHARS and joined.clauses == 3
     far = replace(singles[2], start=singles[0].start + MAX_JOINED_CHARS + 1, end=singles[0].start + MAX_JOINED_CHARS + 5)
-    assert _window(candidate, [singles[0], far], np.array([0.35, 0.65]))[0] == far  # too far apart: the best alone
+    assert _window(candidate, [singles[0], far], np.array([0.35, 0.65]), "entity")[0] == far  # too far apart: the best alone
+    how = _window(candidate, singles, np.array([UNSURE_SPAN_HOW - 0.05, 0.05, 1.0 - UNSURE_SPAN_HOW]), "how")[0]
+    assert how.clauses == 3  # a measure is quoted whole when the model is less sure than that
+    assert _window(candidate, singles, np.array([UNSURE_SPAN_HOW - 0.05, 0.05, 1.0 - UNSURE_SPAN_HOW]), "number")[0] == singles[0]
 
 
 def test_not_found_names_only_the_places_no_article_names():
