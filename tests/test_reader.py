@@ -414,3 +414,13 @@ def test_off_topic_questions_are_dealt_to_the_bulletins_folds_in_turn():
     dealt = deal_off_topic(examples)
     assert [e.group for e in dealt] == ["t1", "t0", "t0", "t1", "t0", "t0"]
     assert deal_off_topic([SimpleNamespace(group=OFF_TOPIC, row={"id": "tx-1"})])[0].group == OFF_TOPIC  # no fold to join
+
+
+def test_a_short_sentence_is_quoted_whole_unless_the_clauses_hold_the_figure_asked():
+    from qa.reader.read import _holds_asked_figure
+
+    count = parse_question("南京有多少家大学科技园？", KeywordTokenizer(), STATS)
+    assert _holds_asked_figure(count, "建有大学科技园17家")
+    assert not _holds_asked_figure(count, "建有大学科技园")  # no figure: the whole sentence is quoted
+    assert not _holds_asked_figure(count, "总投资5亿元")  # a figure in another unit
+    assert not _holds_asked_figure(parse_question("南京建了哪些大学科技园？", KeywordTokenizer(), STATS), "建有17家")

@@ -17,7 +17,7 @@ from ..retrieve import Candidate
 from ..schema import Answer, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
-from .features import Pair, pairs, vector
+from .features import Pair, _figures, pairs, unit_matches, vector
 from .items import enumerated_items
 from .model import Weights
 from .question import Question
@@ -30,7 +30,9 @@ SUPPORT_FROM = 0.5  # another article's sentence this likely to hold the same fi
 # sentence (a sentence of the same place and another year about something else is no "figure for another year").
 OTHER_PERIOD_MIN_COVERAGE = 0.5
 # A sentence this short is quoted whole: cutting it gains little brevity and risks losing the
-# answer (measured by cross-validation: +5 points holding the answer, tightness unchanged).
+# answer (measured by cross-validation: +5 points holding the answer, tightness unchanged) — unless the clauses
+# chosen hold a figure in the unit asked (given the right sentence: number questions tight 83.2 → 88.6 %,
+# holding the answer 95.7 → 94.1 %).
 WHOLE_SENTENCE_CHARS = 50
 # When the span model is unsure between its two best windows (the best one has less than this probability),
 # the answer quotes both, with what lies between them, if that stays this short. Chosen by cross-validation on
@@ -87,7 +89,7 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     span_probabilities = np.exp(span_scores - span_scores.max())
     span_probabilities /= span_probabilities.sum()  # the windows of one sentence compete
     window, span_probability = _window(best.candidate, [s.window for s in spans], span_probabilities, question.kind)
-    if len(sentence.text) <= WHOLE_SENTENCE_CHARS:
+    if len(sentence.text) <= WHOLE_SENTENCE_CHARS and not _holds_asked_figure(question, window.text):
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
         window = body_under(best.candidate) or window
@@ -97,6 +99,10 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
     return Choice(reading, window, highlight(question, window), confidence, answerable, scored)
+
+
+def _holds_asked_figure(question: Question, text: str) -> bool:
+    return question.kind == "number" and any(unit_matches(question, figure) for figure in _figures(text))
 
 
 def _window(candidate: Candidate, windows: list[Window], probabilities: np.ndarray, kind: str) -> tuple[Window, float]:
