@@ -615,7 +615,10 @@ def test_another_period_is_cited_beside_not_found_and_opens_marked(page, live_se
     note = reply.locator(".other-period")
     assert "没有2022年的这个数字" in reply.locator(".not-found-title").inner_text()
     assert "2023年全年" in note.inner_text() and "56.7亿元" in note.locator("q").inner_text()
-    note.locator(".other-period-source").click()
+    source = note.locator(".other-period-source")
+    style = source.evaluate("a => [getComputedStyle(a).color, getComputedStyle(a).textDecorationLine]")
+    assert style[1] == "none" and style[0] != "rgb(0, 0, 238)", style  # styled as the page's links, not the browser's
+    source.click()
     page.locator("#reader .article-text mark").first.wait_for()
     assert "56.7亿元" in "".join(page.locator("#reader .article-text mark").all_inner_texts())
 
