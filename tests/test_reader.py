@@ -20,7 +20,7 @@ from qa.keywords import KeywordTokenizer
 from qa.periods import agrees, conflicts, find_period, period_label
 from qa.reader import ReaderUnavailable, load_weights, parse_question
 from qa.reader.gold import gold_articles, holds_answer
-from qa.reader.model import LinearModel, Weights
+from qa.reader.model import LinearModel, TreeModel, Weights
 from qa.reader.question import resolve_follow_up, visible_text
 from qa.reader.read import allowed, read
 from qa.reader.train import WORDS
@@ -330,6 +330,27 @@ def test_weights_round_trip_and_refuse_other_features(tmp_path):
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(ReaderUnavailable):
         load_weights(broken)
+
+
+def test_a_tree_model_walks_each_tree_and_sums_its_leaves():
+    # one tree: x0 <= 0.5 → leaf 1 (value −1); else x1 <= 2 → leaf 3 (value 2), else leaf 4 (value 5)
+    # and a one-leaf tree (value 0.5), smaller than the first: padded
+    data = {"features": ["a", "b"], "rate": 0.1, "base": 1.0, "trees": [
+        {"feature": [0, -2, 1, -2, -2], "threshold": [0.5, -2.0, 2.0, -2.0, -2.0],
+         "left": [1, -1, 3, -1, -1], "right": [2, -1, 4, -1, -1], "value": [0.0, -1.0, 0.0, 2.0, 5.0]},
+        {"feature": [-2], "threshold": [-2.0], "left": [-1], "right": [-1], "value": [0.5]}]}
+    model = TreeModel.from_json(data)
+    rows = np.array([[0.5, 9.0], [0.6, 2.0], [0.6, 2.1]])
+    assert model.scores(rows).tolist() == pytest.approx([1.0 + 0.1 * (-1.0 + 0.5), 1.0 + 0.1 * 2.5, 1.0 + 0.1 * 5.5])
+    assert TreeModel.from_json(json.loads(json.dumps(model.to_json()))).scores(rows).tolist() == model.scores(rows).tolist()
+
+
+def test_the_committed_span_model_survives_its_json():
+    weights = load_weights()
+    again = Weights.from_json(json.loads(json.dumps(weights.to_json())))
+    rows = np.random.default_rng(1).normal(size=(20, len(weights.span.features)))
+    assert np.allclose(again.span.scores(rows), weights.span.scores(rows))
+    assert len(set(np.round(weights.span.scores(rows), 6))) > 1  # the trees do split these rows
 
 
 def test_calibration_maps_scores_through_its_sigmoid():

@@ -1,6 +1,7 @@
 """The reader's trained weights (weights.json): plain numbers you can read and diff — feature
-names, scaling, coefficients, the calibration and the thresholds chosen on held-out folds.
-Loaded with numpy only; `qa train` writes the file."""
+names, scaling, coefficients (or, for the span model, boosted trees as node tables), the
+calibration and the thresholds chosen on held-out folds. Loaded with numpy only; `qa train`
+writes the file."""
 
 from __future__ import annotations
 
@@ -67,10 +68,69 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
+class TreeModel:
+    """Gradient-boosted regression trees over raw features: score = base + rate · Σ leaf values.
+
+    Each tree is a node table (arrays indexed by node; node 0 is the root): the feature and
+    threshold it tests (x ≤ threshold goes left), its children (−1 at a leaf) and its value. The
+    trees are padded to one shape so that every row walks every tree at once, level by level."""
+
+    features: tuple[str, ...]
+    feature: np.ndarray  # (trees, nodes) int
+    threshold: np.ndarray  # (trees, nodes) float32, as the trees were fitted
+    left: np.ndarray  # (trees, nodes) int, −1 at a leaf
+    right: np.ndarray
+    value: np.ndarray  # (trees, nodes)
+    rate: float
+    base: float
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        rows = np.asarray(rows, dtype=np.float32)
+        trees = np.arange(self.feature.shape[0])[None, :]
+        node = np.zeros((len(rows), self.feature.shape[0]), dtype=np.int64)
+        for _ in range(self.feature.shape[1]):  # no tree is deeper than it has nodes
+            leaf = self.left[trees, node] < 0
+            if leaf.all():
+                break
+            tested = np.take_along_axis(rows, self.feature[trees, node].clip(min=0), axis=1)
+            goes_left = tested <= self.threshold[trees, node]
+            node = np.where(leaf, node, np.where(goes_left, self.left[trees, node], self.right[trees, node]))
+        return self.base + self.rate * self.value[trees, node].sum(axis=1)
+
+    def to_json(self) -> dict:
+        trees = []
+        for t in range(self.feature.shape[0]):
+            size = int((self.left[t] != -2).sum())  # −2 pads a tree smaller than the largest
+            trees.append({"feature": self.feature[t, :size].tolist(),
+                          "threshold": [float(v) for v in self.threshold[t, :size]],
+                          "left": self.left[t, :size].tolist(), "right": self.right[t, :size].tolist(),
+                          "value": [round(float(v), 6) for v in self.value[t, :size]]})
+        return {"features": list(self.features), "rate": self.rate, "base": round(self.base, 6), "trees": trees}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TreeModel":
+        trees = data["trees"]
+        nodes = max(len(tree["left"]) for tree in trees)
+
+        def table(key: str, pad, dtype) -> np.ndarray:
+            return np.array([tree[key] + [pad] * (nodes - len(tree[key])) for tree in trees], dtype=dtype)
+
+        return cls(tuple(data["features"]), table("feature", 0, np.int64), table("threshold", 0.0, np.float32),
+                   table("left", -2, np.int64), table("right", -2, np.int64), table("value", 0.0, np.float64),
+                   float(data["rate"]), float(data["base"]))
+
+
+def model_from_json(data: dict) -> "LinearModel | TreeModel":
+    return TreeModel.from_json(data) if "trees" in data else LinearModel.from_json(data)
+
+
+@dataclass(frozen=True)
 class Weights:
     version: str  # recorded in the build manifest and shown by /healthz
     sentence: LinearModel  # does this sentence hold the answer?
-    span: LinearModel  # does this clause window hold it (tightly)?
+    span: LinearModel | TreeModel  # does this clause window hold it (tightly)? — ranks a sentence's windows
     answer: LinearModel  # is the answer shown right? — calibrated: this is the confidence
     answerable: LinearModel  # do the bulletins answer the question at all? — calibrated, on the answer's features
     not_found_below: float  # questions less likely answerable are "not found"
@@ -99,7 +159,7 @@ class Weights:
         return cls(
             version=data["version"],
             sentence=LinearModel.from_json(data["sentence"]),
-            span=LinearModel.from_json(data["span"]),
+            span=model_from_json(data["span"]),
             answer=LinearModel.from_json(data["answer"]),
             answerable=LinearModel.from_json(data["answerable"]),
             not_found_below=float(data["not_found_below"]),
