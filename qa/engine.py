@@ -15,6 +15,7 @@ from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .embed import Embedder, load_embedder, runtime_of
 from .errors import NotFound, QAError, shown
 from .index import Snapshot, current_build_id, load_best, load_snapshot
+from .manifest import damaged_on_disk
 from .reader import Weights, load_weights, read
 from .reader.question import parse_question, resolve_follow_up, visible_text
 from .retrieve import QueryEncoder, candidates, search
@@ -52,7 +53,7 @@ class Status:
     built_at: str
     sentences: int = 0
     reader: str = ""  # the version of the reader's trained weights answering
-    problem: str | None = None  # why the build CURRENT names is not the one served, if it is not
+    problem: str | None = None  # why the build served is not the current one, or no longer verifies on disk
 
 
 class Engine(Protocol):
@@ -205,8 +206,6 @@ class BulletinEngine:
 
     def status(self) -> Status:
         snapshot = self.snapshot()
-        wanted = current_build_id(self.settings.index_dir)
-        problem = self._failed.get(wanted) if wanted not in (None, snapshot.build_id) else None
         return Status(
             build_id=snapshot.build_id,
             model=snapshot.manifest.model,
@@ -216,8 +215,18 @@ class BulletinEngine:
             built_at=snapshot.manifest.built_at,
             sentences=len(snapshot.evidence.sentences),
             reader=self.weights.version,
-            problem=None if problem is None else f"正在使用 {snapshot.build_id}：{problem.message}",
+            problem=self._problem(snapshot),
         )
+
+    def _problem(self, snapshot: Snapshot) -> str | None:
+        """Why the build served is not simply the current, intact build (None when it is)."""
+        wanted = current_build_id(self.settings.index_dir)
+        passed_over = self._failed.get(wanted) if wanted not in (None, snapshot.build_id) else None
+        problems = [f"正在使用 {snapshot.build_id}：{passed_over.message}"] if passed_over else []
+        on_disk = snapshot.disk_problems()
+        if on_disk:
+            problems.append(damaged_on_disk(snapshot.build_id, on_disk))
+        return "；".join(problems) or None
 
 
 def open_engine(settings: Settings, embedder: Embedder | None = None, weights: Weights | None = None) -> BulletinEngine:
