@@ -48,10 +48,16 @@ class Unauthorized(QAError):
     headers = {"WWW-Authenticate": 'Bearer realm="qa-admin"'}
 
 
-class UploadTooLarge(QAError):
+class BodyTooLarge(QAError):
+    """A request body over its route's limit."""
+
     code = "request_entity_too_large"  # the code Flask's own 413 gets, so clients see one code
     http_status = 413
     example = "请求体太大"
+
+
+class UploadTooLarge(BodyTooLarge):
+    example = "文件太大：请求体最多 20 MB"
 
 
 class NotFound(QAError):

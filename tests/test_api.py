@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -262,6 +264,53 @@ def test_json_content_type_with_charset_is_accepted(api_client):
 def test_oversized_body_is_413_json(api_client):
     data = json.dumps({"question": QUESTION, "padding": "x" * 300_000})
     assert_error(api_client.post("/api/ask", data=data, content_type="application/json"), 413, "request_entity_too_large")
+
+
+@pytest.fixture
+def served_port(api_app):
+    """The app behind the waitress server `qa serve` runs (qa.http.app.make_server), on a free port."""
+    from qa.http.app import make_server
+
+    server = make_server(api_app, "127.0.0.1", 0, threads=2)
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    yield server.effective_port
+    server.close()
+    runner.join(timeout=10)
+
+
+def _raw_response(port: int, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send request headers only (none of the body they announce) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    status_line, *header_lines = received.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, received.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/api/ask", "application/json"),
+    ("/api/feedback", "application/json"),
+    ("/api/issues", "multipart/form-data; boundary=x"),
+])  # fmt: skip
+def test_a_body_over_the_servers_limit_is_refused_as_json_before_it_is_read(served_port, path, content_type):
+    # Found: 25 MB to /api/ask or an upload got waitress's text/plain "Request Entity Too Large".
+    head = (f"POST {path} HTTP/1.1\r\nHost: qa\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {25 * 2**20}\r\n\r\n").encode()
+
+    status, headers, body = _raw_response(served_port, head)  # answered with no byte of the body sent
+
+    assert status == 413 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": {"code": "request_entity_too_large", "message": "请求体太大"}}
+
+
+def test_the_server_still_answers_after_refusing_a_body(served_port):
+    _raw_response(served_port, b"POST /api/ask HTTP/1.1\r\nHost: qa\r\nContent-Length: 99999999\r\n\r\n")
+    status, headers, body = _raw_response(served_port, b"GET /healthz HTTP/1.1\r\nHost: qa\r\nConnection: close\r\n\r\n")
+    assert status == 200 and json.loads(body)["status"] == "ok"
 
 
 def test_unknown_issue_filter_is_404(api_client):

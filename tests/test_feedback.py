@@ -64,7 +64,9 @@ def test_bad_feedback_is_400_and_stores_nothing(api_client, api_settings, body, 
 
 def test_feedback_body_is_size_limited_and_must_be_json(api_client):
     big = {**WRONG, "padding": "x" * 20_000}
-    assert post(api_client, big).status_code == 400
+    refused = post(api_client, big)
+    assert refused.status_code == 413 and refused.get_json()["error"]["code"] == "request_entity_too_large"
+    assert "16 KB" in refused.get_json()["error"]["message"]
     assert api_client.post("/api/feedback", data="verdict=useful", content_type="text/plain").status_code == 415
 
 

@@ -87,8 +87,6 @@ def serve(
             on_ready(url)
         app.run(host=host, port=port, debug=True)
         return
-    import waitress
-
     try:
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
@@ -96,7 +94,7 @@ def serve(
     # waitress warns "Task queue depth is N" for every request that waits for a thread: a line per request
     # under ordinary load (more clients than threads), in English; the queue is measured by the benchmark instead.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = waitress.create_server(app, host=host, port=port, **_waitress_settings(settings.serve_threads))
+    server = make_server(app, host, port, settings.serve_threads)
     logger.info("服务地址 %s", url)
     record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
@@ -110,6 +108,20 @@ def serve(
     finally:
         remove_server_record(settings.index_dir)
         signal.signal(signal.SIGTERM, previous)
+
+
+def make_server(app: Flask, host: str, port: int, threads: int):
+    """The waitress server `serve()` runs: WAITRESS with `threads` threads, and what waitress refuses on its
+    own (a body over the limit, before it is read) answered as the API's JSON errors."""
+    import waitress
+
+    from .refusals import JsonErrorChannel
+
+    sockets: dict = {}  # waitress's socket map: one listening server per address (e.g. IPv4 and IPv6)
+    server = waitress.create_server(app, map=sockets, host=host, port=port, **_waitress_settings(threads))
+    for listener in list(sockets.values()):
+        listener.channel_class = JsonErrorChannel  # what each accepted connection is served by
+    return server
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -11,7 +11,7 @@ from typing import Literal
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import BadRequest, NotFound, QAError, TooManyRequests, UnsupportedMediaType
+from ..errors import BadRequest, BodyTooLarge, NotFound, QAError, TooManyRequests, UnsupportedMediaType
 from ..feedback import Feedback, FeedbackStore
 from .context import current_engine, json_response
 from .models import ResponseModel, validation_message
@@ -78,7 +78,7 @@ class RateLimit:
 
 @endpoint(blueprint, "POST", "/api/feedback", Endpoint(
     summary="对一个答案的反馈：有用 / 不对（可附正确答案）", tag="问答", response=FeedbackResponse, status=201,
-    body=FeedbackRequest, errors=(BadRequest, UnsupportedMediaType, TooManyRequests),
+    body=FeedbackRequest, errors=(BadRequest, BodyTooLarge, UnsupportedMediaType, TooManyRequests),
     description=f"请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB；每个客户端每分钟最多 {FEEDBACK_PER_MINUTE} 次（超过返回 429 和 "
                 "Retry-After）。反馈与显示的答案、出处、把握和索引版本一起保存，可用 qa feedback export 导出为训练问题格式。",
     curl="curl -s -X POST {base}/api/feedback -H 'Content-Type: application/json' "
@@ -88,11 +88,11 @@ def give_feedback() -> Response:
     if not request.is_json:
         raise UnsupportedMediaType("请以 Content-Type: application/json 发送 JSON 请求体")
     if (request.content_length or 0) > MAX_FEEDBACK_BYTES:
-        raise BadRequest(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
+        raise BodyTooLarge(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
     current_app.extensions["qa_feedback_limit"].check(request.remote_addr or "unknown")
     body = request.get_data(cache=False)[: MAX_FEEDBACK_BYTES + 1]
     if len(body) > MAX_FEEDBACK_BYTES:
-        raise BadRequest(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
+        raise BodyTooLarge(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
     try:
         given = FeedbackRequest.model_validate_json(body)
     except ValidationError as exc:
