@@ -158,6 +158,9 @@ class FakeEngine:
             raise NotFound(f"没有这一期：{issue_id}")
         return issue, self.sources_dir / issue.source
 
+    def close(self) -> None:
+        pass
+
     def status(self) -> Status:
         return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5,
                       built_at="2024-04-01T08:00:00+00:00", sentences=9, reader="reader-fake")
@@ -188,15 +191,20 @@ def api_web_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api_app_for(api_settings: Settings, api_web_dir: Path):
-    """Builds an app around any engine (or none, to exercise lazy opening)."""
-    from qa.http.app import create_app
+    """Builds an app around any engine (or none, to exercise lazy opening); each is closed after the test."""
+    from qa.http.app import close_app, create_app
+
+    apps = []
 
     def build(engine=None, settings: Settings | None = None):
         app = create_app(settings or api_settings, engine)
         app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+        apps.append(app)
         return app
 
-    return build
+    yield build
+    for app in apps:
+        close_app(app)
 
 
 @pytest.fixture
@@ -254,7 +262,8 @@ def built_settings(tmp_path_factory) -> Settings:
 def built_engine(built_settings):
     from qa.engine import open_engine
 
-    return open_engine(built_settings, FakeEmbedder())
+    with open_engine(built_settings, FakeEmbedder()) as engine:
+        yield engine
 
 
 @pytest.fixture()

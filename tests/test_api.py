@@ -828,3 +828,53 @@ def test_answer_lists_related_articles_of_other_issues(api_client):
     assert related[0]["url"] == f"/articles/{related[0]['article']['id']}"
     not_found = ask(api_client, {"question": "量子计算机"}).get_json()
     assert not_found["related_articles"] == []
+
+
+# ---- lifecycle: what an app and its engine start, they stop ------------------------------------
+
+TOPIC_QUESTION = "2023年云山市日加氢能力达到多少？"  # its topic (without place and year) is embedded on a topic thread
+
+
+def _topic_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("topic")]
+
+
+def test_closed_apps_and_engines_leave_no_topic_threads(built_settings, api_web_dir):
+    # Found: each engine's "topic" ThreadPoolExecutor was never shut down; 10 apps kept 10 threads alive.
+    from qa.embed import FakeEmbedder
+    from qa.engine import open_engine
+    from qa.http.app import close_app, create_app
+
+    before = set(_topic_threads())
+    apps = []  # kept: the threads must stop because the apps were closed, not because they were collected
+    for given in (False, True) * 5:
+        engine = open_engine(built_settings, FakeEmbedder()) if given else None
+        app = create_app(built_settings, engine)  # without an engine, the app opens (and owns) its own
+        app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+        assert app.test_client().post("/api/ask", json={"question": TOPIC_QUESTION}).status_code == 200
+        apps.append((app, engine))
+    assert len(set(_topic_threads()) - before) >= 10
+
+    for app, engine in apps:
+        close_app(app)  # stops the engine the app opened; a given engine is its caller's to close
+        if engine is not None:
+            engine.close()
+
+    assert set(_topic_threads()) - before == set()
+
+
+def test_a_closed_engine_stops_its_threads_and_still_answers_a_late_question(built_settings):
+    from qa.embed import FakeEmbedder
+    from qa.engine import open_engine
+
+    before = set(_topic_threads())
+    with open_engine(built_settings, FakeEmbedder()) as engine:
+        answered = engine.ask(TOPIC_QUESTION)
+        its_threads = set(_topic_threads()) - before
+        assert its_threads
+    assert not any(thread.is_alive() for thread in its_threads)
+
+    late = engine.ask(TOPIC_QUESTION)  # one in flight while a server stops: the topic is embedded on its thread
+
+    assert late.citations == answered.citations and late.text == answered.text
+    assert set(_topic_threads()) - before == set()

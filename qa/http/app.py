@@ -67,6 +67,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def close_app(app: Flask) -> None:
+    """Stop what the app started: the upload queue (after the job running) and the engine it opened itself,
+    with its threads. An engine passed to create_app belongs to the caller, who closes it."""
+    jobs = app.extensions.pop("qa_jobs", None)
+    if jobs is not None:
+        jobs.close()
+    app.extensions["qa"].close()
+
+
 def serve(
     settings: Settings,
     host: str = "127.0.0.1",
@@ -85,7 +94,10 @@ def serve(
     if dev:
         if on_ready:
             on_ready(url)
-        app.run(host=host, port=port, debug=True)
+        try:
+            app.run(host=host, port=port, debug=True)
+        finally:
+            close_app(app)
         return
     try:
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
@@ -108,6 +120,7 @@ def serve(
     finally:
         remove_server_record(settings.index_dir)
         signal.signal(signal.SIGTERM, previous)
+        close_app(app)
 
 
 def make_server(app: Flask, host: str, port: int, threads: int):

@@ -16,21 +16,34 @@ from ..engine import Engine
 
 class EngineSlot:
     """The app's one engine: the one given, or opened on first use so the app can start
-    (and answer 503) before any index exists. A failed open is retried on the next request."""
+    (and answer 503) before any index exists. A failed open is retried on the next request.
+
+    An engine it opened is its own, and close() closes it; an engine given belongs to the caller."""
 
     def __init__(self, settings: Settings, engine: Engine | None):
         self.settings = settings
         self._engine = engine
+        self._owned = None  # the engine this slot opened, if it did
+        self._closed = False
         self._lock = threading.Lock()
 
     def get(self) -> Engine:
         if self._engine is None:
             with self._lock:
+                if self._closed:
+                    raise RuntimeError("the app is closed: its engine cannot be opened again")
                 if self._engine is None:
                     from ..engine import open_engine
 
-                    self._engine = open_engine(self.settings)
+                    self._engine = self._owned = open_engine(self.settings)
         return self._engine
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
 
 
 def current_engine() -> Engine:
