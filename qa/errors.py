@@ -126,6 +126,14 @@ class BadSetting(QAError):
     example = "QA_EMBED_RUNTIME 只能是 onnx 或 torch"
 
 
+class PageMissing(QAError):
+    """The page's directory (web/) cannot be found: the package runs outside the repository."""
+
+    code = "page_missing"
+    http_status = 503
+    example = "找不到网页文件（/opt/venv/lib/python3.11/site-packages/web/index.html 不存在）：网页在仓库顶层的 web/ 目录中，请在仓库中用 pip install -e . 安装（make install 即是如此），或用环境变量 QA_WEB_DIR 指明 web/ 目录"
+
+
 class ServerUnreachable(QAError):
     """`qa ask --url`: nothing that speaks the qa API answered at that address."""
 

@@ -176,6 +176,10 @@ def api_settings(tmp_path: Path) -> Settings:
     return Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
 
 
+REPOSITORY_WEB = Path(__file__).parent.parent / "web"
+"""The page's files, at the top of the repository."""
+
+
 @pytest.fixture
 def api_web_dir(tmp_path: Path) -> Path:
     """A stand-in for web/, so page routes are tested whatever state the real page is in."""
@@ -183,8 +187,8 @@ def api_web_dir(tmp_path: Path) -> Path:
     web_dir.mkdir()
     (web_dir / "index.html").write_text("<!doctype html><title>科技情报参考</title><p>问答页面</p>", encoding="utf-8")
     for name in ("404.html", "docs.html"):
-        shutil.copyfile(Path(__file__).parent.parent / "qa" / "web" / name, web_dir / name)
-    shutil.copytree(Path(__file__).parent.parent / "qa" / "web" / "vendor", web_dir / "vendor")
+        shutil.copyfile(REPOSITORY_WEB / name, web_dir / name)
+    shutil.copytree(REPOSITORY_WEB / "vendor", web_dir / "vendor")
     (web_dir / "app.js").write_text("document.title = '科技情报参考';\n", encoding="utf-8")
     return web_dir
 

@@ -19,7 +19,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import qa.engine
 from qa.http.models import article_url
-from qa.errors import IndexNotReady
+from conftest import REPOSITORY_WEB
+from qa.errors import IndexNotReady, PageMissing
 
 QUESTION = "云山市建成了多少座加氢站？"
 CSP = (
@@ -490,20 +491,43 @@ def test_real_web_dir_is_the_default(api_settings, fake_engine):
     import qa.http.app
 
     app = qa.http.app.create_app(api_settings, fake_engine)
-    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent / "web"  # package data
+    # web/ at the top of the repository, where the editable install runs the package from
+    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent.parent / "web" == REPOSITORY_WEB.resolve()
     response = app.test_client().get("/")
     assert (response.status_code, response.mimetype) == (200, "text/html")
     for stylesheet in re.findall(r'href="/static/([^"]+\.css)"', response.get_data(as_text=True)):
         assert app.test_client().get(f"/static/{stylesheet}").status_code == 200, stylesheet
+    for script in re.findall(r'src="/static/([^"]+\.js)"', response.get_data(as_text=True)):
+        assert app.test_client().get(f"/static/{script}").status_code == 200, script
+    assert app.test_client().get("/api/docs").status_code == 200
 
 
-def test_web_page_is_package_data():
+def test_the_page_lives_at_the_top_of_the_repository_not_in_the_package():
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["qa"]
-    assert any(pattern.startswith("web/") for pattern in patterns)
+    root = Path(__file__).parent.parent
+    assert (root / "web" / "index.html").is_file() and not (root / "qa" / "web").exists()
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert not any(pattern.startswith("web/") for pattern in config["tool"]["setuptools"]["package-data"]["qa"])
+
+
+def test_a_missing_page_directory_is_said_clearly(api_settings, fake_engine, tmp_path, monkeypatch):
+    # What a wheel installed outside the repository meets: no web/ beside the package.
+    import qa.http.app
+
+    monkeypatch.setattr(qa.http.app, "WEB_DIR", tmp_path / "site-packages" / "web")
+    app = qa.http.app.create_app(api_settings, fake_engine)
+
+    error = assert_error(app.test_client().get("/"), 503, "page_missing")
+    assert "QA_WEB_DIR" in error["message"] and "pip install -e ." in error["message"]
+    assert_error(app.test_client().get("/no-such-page", headers={"Accept": "text/html"}), 404, "not_found")
+    assert app.test_client().get("/healthz").status_code == 200  # the API itself works
+    with pytest.raises(PageMissing, match="QA_WEB_DIR"):
+        qa.http.app.serve(api_settings, port=1)  # refuses to start, before loading anything or binding
+
+    named = qa.http.app.create_app(api_settings.with_(web_dir=REPOSITORY_WEB), fake_engine)  # QA_WEB_DIR
+    assert named.test_client().get("/").status_code == 200
 
 
 # ---- OpenAPI and docs ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The app factory: the blueprints (asking and reading, uploads, feedback, the API description),
-the web page from the package's web/ directory, security headers, error handlers; and `serve()`."""
+the web page from the repository's web/ directory, security headers, error handlers; and `serve()`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from flask import Blueprint, Flask, Response, current_app, request, send_from_di
 from ..config import Settings
 from ..local_server import remove_server_record, write_server_record
 from ..engine import Engine
-from ..errors import QAError
+from ..errors import PageMissing, QAError
 from . import ask, docs, feedback, uploads
-from .context import EngineSlot
+from .context import EngineSlot, page_dir
 from .errors import register_error_handlers
 
 # The page is native ES modules: they need a JavaScript type whatever the host's MIME table says.
@@ -24,8 +24,10 @@ mimetypes.add_type("text/javascript", ".js")
 
 logger = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-"""The page: package data, so an installed wheel serves it too."""
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+"""The page: `web/` at the top of the repository, beside `qa/`. An editable install (`pip install -e .`, what
+`make install` does) runs the package from the repository, so it is found there; a wheel installed elsewhere
+does not carry it, and QA_WEB_DIR names it (`page_dir`)."""
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -55,7 +57,7 @@ OPEN_FILES_WANTED = 4096
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.load()
     app = Flask(__name__, static_folder=None)
-    app.config.update(WEB_DIR=WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
+    app.config.update(WEB_DIR=settings.web_dir or WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
     app.extensions["qa"] = EngineSlot(settings, engine)
     if settings.admin_token is not None:
         uploads.start_jobs(app, settings)
@@ -90,6 +92,11 @@ def serve(
     in parallel use the cores better than one request spread over both (README, Performance)."""
     app = create_app(settings)
     app.config["LOG_REQUESTS"] = True
+    try:
+        page_dir(app)  # a server without its page says so at once, before loading anything
+    except PageMissing:
+        close_app(app)
+        raise
     url = f"http://{host}:{port}/"
     if dev:
         if on_ready:
@@ -162,7 +169,7 @@ page = Blueprint("page", __name__)
 
 
 def _web_dir() -> Path:
-    return Path(current_app.config["WEB_DIR"])
+    return page_dir(current_app)
 
 
 @page.get("/")

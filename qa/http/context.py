@@ -1,17 +1,19 @@
 """What the blueprints reach through Flask's app context: the app's one engine and its
-settings, and JSON responses."""
+settings, the page's directory, and JSON responses."""
 
 from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app
+from flask import Flask, Response, current_app
 from pydantic import BaseModel
 
 from ..config import Settings
 from ..engine import Engine
+from ..errors import PageMissing
 
 
 class EngineSlot:
@@ -44,6 +46,17 @@ class EngineSlot:
             owned, self._owned = self._owned, None
         if owned is not None:
             owned.close()
+
+
+def page_dir(app: Flask) -> Path:
+    """The page's directory (app.config["WEB_DIR"]); PageMissing, saying what to do, when it is not there."""
+    web_dir = Path(app.config["WEB_DIR"])
+    if not (web_dir / "index.html").is_file():
+        raise PageMissing(
+            f"找不到网页文件（{web_dir / 'index.html'} 不存在）：网页在仓库顶层的 web/ 目录中，"
+            "请在仓库中用 pip install -e . 安装（make install 即是如此），或用环境变量 QA_WEB_DIR 指明 web/ 目录"
+        )
+    return web_dir
 
 
 def current_engine() -> Engine:

@@ -5,6 +5,7 @@ the HTTP server refuses before the app sees them get the same shape (`refusal_bo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -57,7 +58,7 @@ def _wants_page() -> bool:
 def _http_error(exc: HTTPException) -> Response | HTTPException:
     if exc.code is None or exc.code < 400:  # routing redirects pass through
         return exc
-    if exc.code == 404 and _wants_page():
+    if exc.code == 404 and _wants_page() and (Path(current_app.config["WEB_DIR"]) / "404.html").is_file():
         response = send_from_directory(current_app.config["WEB_DIR"], "404.html")
         response.status_code = 404
         return response
