@@ -77,11 +77,11 @@ def measure_form(form: str, root: Path, dpi: int, embedder) -> dict:
             titles_exact -= abs(len(issue.articles) - len(reference.articles))  # extra articles count against
     settings = replace(Settings.load(), seeds_dir=seeds, index_dir=index)
     build(settings, embedder)
-    engine = BulletinEngine(settings, embedder)
     rows = [{"id": f"q{n}", "question": q, "answer": a, "article": t, "type": "number"}
             for n, (q, a, t) in enumerate(QUESTIONS, start=1)]
     try:
-        report = evaluate(engine, rows)
+        with BulletinEngine(settings, embedder) as engine:
+            report = evaluate(engine, rows)
         correct, misses = round(report["answer_accuracy"] * len(rows)), report["misses"]
     except Exception as exc:  # the answer stage is being rewritten: still report how well the form was read
         logging.getLogger(__name__).warning("%s: answering failed (%s: %s)", form, type(exc).__name__, exc)

@@ -163,7 +163,8 @@ def _answer(settings: Settings, url: str | None, request):
             logging.getLogger(__name__).info("the server recorded at %s did not answer; answering here", server)
     from .engine import open_engine
 
-    return answer_question(open_engine(settings), request)
+    with open_engine(settings) as engine:
+        return answer_question(engine, request)
 
 
 @main.command()
@@ -238,16 +239,16 @@ def evaluate(obj: _Context, questions_file, mode, as_json, explain):
 
     if mode not in MODES:
         raise Failure("mode 只能取以下值之一：'hybrid'、'dense'、'keyword'")
-    engine = run(lambda: open_engine(obj.settings))
-    report = run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
-    if explain and not as_json:
-        from .reader.explain import explain_choice
+    with run(lambda: open_engine(obj.settings)) as engine:
+        report = run(lambda: run_eval(engine, load_questions(questions_file), mode=mode))
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
+        if explain and not as_json:
+            from .reader.explain import explain_choice
 
-        for miss in report["misses"]:
-            click.echo(f"\n{miss['id']} {miss['question']}")
-            for line in explain_choice(engine, miss["question"], mode=mode):
-                click.echo(f"  {line}")
+            for miss in report["misses"]:
+                click.echo(f"\n{miss['id']} {miss['question']}")
+                for line in explain_choice(engine, miss["question"], mode=mode):
+                    click.echo(f"  {line}")
 
 
 @main.command()

@@ -44,6 +44,7 @@ class Settings:
     builds_to_keep: int = 3
     # Bearer token for POST /api/issues (uploads); None keeps uploads off. Kept out of repr and logs.
     admin_token: str | None = field(default=None, repr=False)
+    web_dir: Path | None = None  # the page's files; None: web/ at the top of the repository (qa.http.app.WEB_DIR)
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
@@ -58,6 +59,7 @@ class Settings:
             "serve_threads": _whole_number(env, "QA_SERVE_THREADS", 8, minimum=1),
             "cache_dir": Path(env["QA_CACHE_DIR"]) if env.get("QA_CACHE_DIR") else _default_cache_dir(),
             "admin_token": env.get("QA_ADMIN_TOKEN", "").strip() or None,
+            "web_dir": Path(env["QA_WEB_DIR"]) if env.get("QA_WEB_DIR") else None,
         }
         for key, value in overrides.items():
             if value is not None:

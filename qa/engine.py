@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -15,6 +15,7 @@ from .corpus import ISSUE_LABEL_RE, issue_id_for
 from .embed import Embedder, load_embedder, runtime_of
 from .errors import NotFound, QAError, shown
 from .index import Snapshot, current_build_id, load_best, load_snapshot
+from .manifest import damaged_on_disk
 from .reader import Weights, load_weights, read
 from .reader.question import parse_question, resolve_follow_up, visible_text
 from .retrieve import QueryEncoder, candidates, search
@@ -52,7 +53,7 @@ class Status:
     built_at: str
     sentences: int = 0
     reader: str = ""  # the version of the reader's trained weights answering
-    problem: str | None = None  # why the build CURRENT names is not the one served, if it is not
+    problem: str | None = None  # why the build served is not the current one, or no longer verifies on disk
 
 
 class Engine(Protocol):
@@ -83,6 +84,9 @@ class Engine(Protocol):
     def status(self) -> Status:
         """Raises IndexNotReady."""
 
+    def close(self) -> None:
+        """Stop the engine's own threads; the app closes an engine it opened (qa.http.app.close_app)."""
+
 
 class BulletinEngine:
     """Answers from the current build; a request keeps the snapshot it started with, so a
@@ -95,10 +99,35 @@ class BulletinEngine:
         self.encode = QueryEncoder(embedder)
         # The question's topic is embedded on another thread while the question itself is embedded and searched:
         # onnxruntime releases the GIL, so on 2 cores the second forward costs a new question little wall time.
-        self._topics = ThreadPoolExecutor(max_workers=4, thread_name_prefix="topic")
+        # The engine owns these threads: close() stops them.
+        self._topics: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=4, thread_name_prefix="topic")
+        self._topics_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._failed: dict[str, QAError] = {}  # builds that could not be loaded: never retried
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the topic threads once the embeddings already asked of them are done. Idempotent. A question asked
+        after (one in flight while a server stops) is still answered, its topic embedded on its own thread."""
+        with self._topics_lock:
+            topics, self._topics = self._topics, None
+        if topics is not None:
+            topics.shutdown(wait=True)  # questions in flight still get their topic embedded
+
+    def __enter__(self) -> "BulletinEngine":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _encode_aside(self, text: str) -> Future:
+        """`text` embedded on a topic thread while the caller goes on (on the caller's thread once closed)."""
+        with self._topics_lock:
+            if self._topics is not None:
+                return self._topics.submit(self.encode, text)
+        encoded: Future = Future()
+        encoded.set_result(self.encode(text))
+        return encoded
 
     def snapshot(self, wait: bool = False) -> Snapshot:
         """The loaded build, switched first if CURRENT now names another one.
@@ -153,7 +182,7 @@ class BulletinEngine:
         """The parsed question, the retrieved passages and the reader's candidate sentences."""
         snapshot = snapshot or self.snapshot()
         question = parse_question(text, snapshot.tokenizer, snapshot.evidence.stats)
-        topic = self._topics.submit(self.encode, question.topic) if question.topic and question.topic != text else None
+        topic = self._encode_aside(question.topic) if question.topic and question.topic != text else None
         hits = search(snapshot, self.encode, text, top_k=READER_PASSAGES, mode=mode,
                       issue_id=issue_id or _issue_named(snapshot, text))
         return question, hits, candidates(snapshot, self.encode(text), hits, topic.result() if topic else None)
@@ -205,8 +234,6 @@ class BulletinEngine:
 
     def status(self) -> Status:
         snapshot = self.snapshot()
-        wanted = current_build_id(self.settings.index_dir)
-        problem = self._failed.get(wanted) if wanted not in (None, snapshot.build_id) else None
         return Status(
             build_id=snapshot.build_id,
             model=snapshot.manifest.model,
@@ -216,10 +243,21 @@ class BulletinEngine:
             built_at=snapshot.manifest.built_at,
             sentences=len(snapshot.evidence.sentences),
             reader=self.weights.version,
-            problem=None if problem is None else f"正在使用 {snapshot.build_id}：{problem.message}",
+            problem=self._problem(snapshot),
         )
+
+    def _problem(self, snapshot: Snapshot) -> str | None:
+        """Why the build served is not simply the current, intact build (None when it is)."""
+        wanted = current_build_id(self.settings.index_dir)
+        passed_over = self._failed.get(wanted) if wanted not in (None, snapshot.build_id) else None
+        problems = [f"正在使用 {snapshot.build_id}：{passed_over.message}"] if passed_over else []
+        on_disk = snapshot.disk_problems()
+        if on_disk:
+            problems.append(damaged_on_disk(snapshot.build_id, on_disk))
+        return "；".join(problems) or None
 
 
 def open_engine(settings: Settings, embedder: Embedder | None = None, weights: Weights | None = None) -> BulletinEngine:
-    """An engine over settings.index_dir; the model and the reader's weights load once, here."""
+    """An engine over settings.index_dir; the model and the reader's weights load once, here. The caller
+    owns it: close it (or use it in a `with` block) when done."""
     return BulletinEngine(settings, embedder or load_embedder(settings), weights)

@@ -48,10 +48,16 @@ class Unauthorized(QAError):
     headers = {"WWW-Authenticate": 'Bearer realm="qa-admin"'}
 
 
-class UploadTooLarge(QAError):
+class BodyTooLarge(QAError):
+    """A request body over its route's limit."""
+
     code = "request_entity_too_large"  # the code Flask's own 413 gets, so clients see one code
     http_status = 413
     example = "请求体太大"
+
+
+class UploadTooLarge(BodyTooLarge):
+    example = "文件太大：请求体最多 20 MB"
 
 
 class NotFound(QAError):
@@ -118,6 +124,14 @@ class BadSetting(QAError):
     code = "bad_setting"
     http_status = 500
     example = "QA_EMBED_RUNTIME 只能是 onnx 或 torch"
+
+
+class PageMissing(QAError):
+    """The page's directory (web/) cannot be found: the package runs outside the repository."""
+
+    code = "page_missing"
+    http_status = 503
+    example = "找不到网页文件（/opt/venv/lib/python3.11/site-packages/web/index.html 不存在）：网页在仓库顶层的 web/ 目录中，请在仓库中用 pip install -e . 安装（make install 即是如此），或用环境变量 QA_WEB_DIR 指明 web/ 目录"
 
 
 class ServerUnreachable(QAError):

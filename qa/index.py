@@ -7,7 +7,8 @@ index/
                           contexts.jsonl, terms.json, related.json, manifest.json (written last,
                           lists every other file with its size and sha256)
 
-A build is only loaded once its files match its manifest and its counts agree (qa.manifest).
+A build is only loaded once its files match its manifest and its counts agree (qa.manifest); a loaded
+snapshot can tell whether its directory still holds what it was read from.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ class Snapshot:
     tokenizer: KeywordTokenizer
     evidence: Evidence
     related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # article id → same topic, other issues
+    disk: manifests.DiskCheck | None = field(default=None, compare=False, repr=False)  # the files it was read from
+
+    def disk_problems(self) -> list[str]:
+        """Why the build's directory no longer holds what this snapshot was loaded from (cheap; see DiskCheck)."""
+        return self.disk.problems() if self.disk is not None else []
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((issue for issue in self.issues if issue.id == issue_id), None)
@@ -116,12 +122,14 @@ def finished_builds(index_dir: Path) -> list[str]:
 
 def verified_manifest(index_dir: Path, build_id: str) -> Manifest:
     """The manifest of a build whose files all match it; IndexDamaged or IndexMismatch otherwise."""
+    return _verified(index_dir, build_id)[0]
+
+
+def _verified(index_dir: Path, build_id: str) -> tuple[Manifest, dict[str, manifests.Stamp]]:
     folder = build_dir(index_dir, build_id)
     if not folder.is_dir():
         raise IndexNotReady(f"{index_dir / POINTER} 指向的索引 {build_id} 不存在：请运行 qa build")
-    manifest = manifests.read_manifest(folder)
-    manifests.check(folder, manifest)
-    return manifest
+    return manifests.read_checked(folder)
 
 
 def dense_index(vectors: np.ndarray) -> faiss.Index:
@@ -254,7 +262,7 @@ def load_snapshot(
     build_id = build_id or current_build_id(index_dir)
     if build_id is None:
         raise IndexNotReady(f"{index_dir} 中还没有索引：请先运行 qa build")
-    manifest = verified_manifest(index_dir, build_id)
+    manifest, stamps = _verified(index_dir, build_id)
     if model_name is not None and manifest.model != model_name:
         raise IndexMismatch(
             f"索引 {build_id} 用模型 {manifest.model!r} 构建，不是 {model_name!r}："
@@ -265,17 +273,20 @@ def load_snapshot(
             f"索引 {build_id} 的向量由 {manifest.runtime} 计算，无法与 {runtime} 计算的问题向量比较："
             "请运行 qa build --force（或把 QA_EMBED_RUNTIME 设为构建时的运行时）"
         )
+    disk = manifests.DiskCheck(build_dir(index_dir, build_id), manifest, stamps)
     try:
-        snapshot = _read_snapshot(build_dir(index_dir, build_id), manifest)
+        snapshot = _read_snapshot(build_dir(index_dir, build_id), manifest, disk)
     except Exception as exc:  # files that match their hashes but do not load: written by a broken build
         raise manifests.damaged(build_id, [f"无法载入（{type(exc).__name__}: {exc}）"]) from exc
-    problems = manifests.count_problems(manifest, _snapshot_counts(snapshot))
+    # A file written between its hash and its read would be served unchecked: its stamp tells.
+    problems = [f"{path} 在载入过程中被改动" for path in disk.changed_since_load()]
+    problems += manifests.count_problems(manifest, _snapshot_counts(snapshot))
     if problems:
         raise manifests.damaged(build_id, problems)
     return snapshot
 
 
-def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
+def _read_snapshot(folder: Path, manifest: Manifest, disk: manifests.DiskCheck) -> Snapshot:
     articles = [Article(**row) for row in _read_jsonl(folder / "articles.jsonl")]
     by_issue: dict[str, list[Article]] = {}
     for article in articles:
@@ -296,6 +307,7 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
         tokenizer=KeywordTokenizer(user_terms),
         evidence=_read_evidence(folder),
         related=_read_related(folder / RELATED_FILE),
+        disk=disk,
     )
 
 

@@ -1,12 +1,17 @@
 """The manifest of one index build: a typed record of how the build was made and what it holds,
 its loader, and its checks. Every file of the build directory is listed with its size and sha256
 (whatever its name, so files added to builds later are covered too), with named counts that the
-loaded build must agree with.
+loaded build must agree with; the manifest carries the sha256 of its own content.
+
+A loaded build keeps each file's stamp (size, times, inode) from just before it was hashed, so
+`DiskCheck` can tell cheaply, later, whether the directory still holds what was loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -14,11 +19,14 @@ from typing import Iterable, Mapping
 from .errors import IndexDamaged, IndexMismatch
 from .seeds import sha256_of
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bump when the layout of a build directory changes; older builds are refused with `qa build --force`.
 2: evidence units (sentences, their vectors, contexts, term statistics); 3: every file's size and
-sha256, named counts, issue ids."""
+sha256, named counts, issue ids; 4: the manifest's own checksum."""
 MANIFEST_FILE = "manifest.json"
+CHECKSUM_KEY = "checksum"
+"""sha256 of the manifest's other content (canonical JSON): a changed size, hash, count or text hash in
+the manifest is caught like a changed file, not trusted."""
 FIX = "请运行 qa build --force"
 SAME_COUNTS = (("chunks", "vectors", "dense", "keyword"), ("sentences", "sentence_vectors"))
 """Groups of counts that must be equal: one vector, FAISS entry and keyword document per chunk; one
@@ -78,7 +86,13 @@ class Manifest:
     def to_json(self) -> str:
         value = asdict(self)
         value["counts"] = dict(self.counts)
+        value[CHECKSUM_KEY] = _checksum(value)
         return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _checksum(value: dict) -> str:
+    canonical = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -97,6 +111,8 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexMismatch(
             f"索引 {build_id} 的格式版本是 {value.get('format')}，本程序读取版本 {FORMAT_VERSION}：{FIX}"
         )
+    if value.pop(CHECKSUM_KEY, None) != _checksum(value):
+        raise IndexDamaged(f"索引 {build_id} 的 {MANIFEST_FILE} 已被改动（与其中记录的校验和不符）：{FIX}")
     try:
         return _manifest_of(value)
     except (KeyError, TypeError, ValueError) as exc:
@@ -134,23 +150,40 @@ def file_records(folder: Path) -> tuple[FileRecord, ...]:
     return tuple(FileRecord(p.relative_to(folder).as_posix(), p.stat().st_size, sha256_of(p)) for p in paths)
 
 
-def file_problems(folder: Path, manifest: Manifest) -> list[str]:
-    """Why the files on disk are not the files the manifest lists (empty when they are)."""
-    if not manifest.files:
-        return ["清单中没有列出文件"]
-    problems: list[str] = []
-    for record in manifest.files:
-        path = folder / record.path
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            problems.append(f"缺少 {record.path}")
-            continue
-        if size != record.size:
-            problems.append(f"{record.path} 有 {size} 字节，清单记录的是 {record.size}")
-        elif sha256_of(path) != record.sha256:
-            problems.append(f"{record.path} 已被改动（sha256 不同）")
-    return problems
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What a stat says about a file. Any write changes mtime and ctime, and ctime cannot be set back
+    (short of setting the clock back), so an unchanged stamp means the bytes read are the bytes hashed."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+
+def stamp_of(path: Path) -> Stamp | None:
+    """The file's stamp; None when it cannot be found."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return Stamp(status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+
+
+def verify_file(folder: Path, record: FileRecord) -> tuple[str | None, Stamp | None]:
+    """Why the file on disk is not the one `record` lists (None when it is), and its stamp from just before
+    it was hashed."""
+    path = folder / record.path
+    stamp = stamp_of(path)
+    if stamp is None:
+        return f"缺少 {record.path}", None
+    if stamp.size != record.size:
+        return f"{record.path} 有 {stamp.size} 字节，清单记录的是 {record.size}", stamp
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        return f"{record.path} 无法读取（{_short(exc)}）", stamp
+    return (None if digest == record.sha256 else f"{record.path} 已被改动（sha256 不同）"), stamp
 
 
 def count_problems(manifest: Manifest, measured: Mapping[str, int]) -> list[str]:
@@ -167,15 +200,85 @@ def count_problems(manifest: Manifest, measured: Mapping[str, int]) -> list[str]
     return problems
 
 
-def check(folder: Path, manifest: Manifest) -> None:
-    """Raise IndexDamaged naming the first problems if the build's files do not match its manifest."""
-    problems = file_problems(folder, manifest)
+def check(folder: Path, manifest: Manifest) -> dict[str, Stamp]:
+    """Raise IndexDamaged naming the first problems if the build's files do not match its manifest; else
+    each file's stamp from just before it was hashed."""
+    if not manifest.files:
+        raise damaged(folder.name, ["清单中没有列出文件"])
+    problems: list[str] = []
+    stamps: dict[str, Stamp] = {}
+    for record in manifest.files:
+        problem, stamp = verify_file(folder, record)
+        if problem is not None:
+            problems.append(problem)
+        elif stamp is not None:
+            stamps[record.path] = stamp
     if problems:
         raise damaged(folder.name, problems)
+    return stamps
+
+
+def read_checked(folder: Path) -> tuple[Manifest, dict[str, Stamp]]:
+    """The manifest of the build in `folder` once every file matches it, with the stamps of all the
+    build's files, the manifest's included, from before they were read."""
+    manifest_stamp = stamp_of(folder / MANIFEST_FILE)
+    manifest = read_manifest(folder)
+    stamps = check(folder, manifest)
+    return manifest, ({MANIFEST_FILE: manifest_stamp, **stamps} if manifest_stamp else stamps)
+
+
+class DiskCheck:
+    """Whether a loaded build's directory still holds what was loaded from it. While nothing changed it
+    costs a stat per file; a file whose stamp changed is verified again (hashed, or the manifest read
+    again) once per new stamp, so a touched file costs one hash and a damaged one is reported each time."""
+
+    def __init__(self, folder: Path, manifest: Manifest, stamps: Mapping[str, Stamp]):
+        self.folder, self.manifest = folder, manifest
+        self._loaded = dict(stamps)
+        self._records = {record.path: record for record in manifest.files}
+        self._verdicts: dict[str, tuple[Stamp | None, str | None]] = {
+            path: (stamp, None) for path, stamp in stamps.items()
+        }
+        self._lock = threading.Lock()
+
+    def changed_since_load(self) -> list[str]:
+        """The files whose stamp is no longer the one they had when they were verified (nothing is read)."""
+        return [path for path, stamp in self._loaded.items() if stamp_of(self.folder / path) != stamp]
+
+    def problems(self) -> list[str]:
+        """Why the build on disk no longer verifies (empty while it does)."""
+        with self._lock:
+            found = []
+            for path in self._loaded:
+                now = stamp_of(self.folder / path)
+                seen, problem = self._verdicts[path]
+                if now != seen:
+                    problem = self._verify_again(path, now)
+                    self._verdicts[path] = (now, problem)
+                if problem is not None:
+                    found.append(problem)
+            return found
+
+    def _verify_again(self, path: str, now: Stamp | None) -> str | None:
+        if now is None:
+            return f"缺少 {path}"
+        if path != MANIFEST_FILE:
+            return verify_file(self.folder, self._records[path])[0]
+        try:
+            unchanged = read_manifest(self.folder) == self.manifest
+        except (IndexDamaged, IndexMismatch):
+            unchanged = False
+        return None if unchanged else f"{MANIFEST_FILE} 已被改动"
 
 
 def damaged(build_id: str, problems: list[str]) -> IndexDamaged:
     return IndexDamaged(f"索引 {build_id} 已损坏：{_listed(problems)}；{FIX}")
+
+
+def damaged_on_disk(build_id: str, problems: list[str]) -> str:
+    """For /healthz: the build being served no longer verifies on disk (its content in memory was verified)."""
+    return (f"正在使用的索引 {build_id} 在磁盘上已损坏：{_listed(problems)}；回答仍来自载入时校验过的内容，"
+            f"但重启后将无法使用它；{FIX}")
 
 
 def _listed(problems: list[str], limit: int = 3) -> str:

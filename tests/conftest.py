@@ -158,6 +158,9 @@ class FakeEngine:
             raise NotFound(f"没有这一期：{issue_id}")
         return issue, self.sources_dir / issue.source
 
+    def close(self) -> None:
+        pass
+
     def status(self) -> Status:
         return Status(build_id="20240401-fake", model="fake", issues=2, articles=3, chunks=5,
                       built_at="2024-04-01T08:00:00+00:00", sentences=9, reader="reader-fake")
@@ -173,6 +176,10 @@ def api_settings(tmp_path: Path) -> Settings:
     return Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
 
 
+REPOSITORY_WEB = Path(__file__).parent.parent / "web"
+"""The page's files, at the top of the repository."""
+
+
 @pytest.fixture
 def api_web_dir(tmp_path: Path) -> Path:
     """A stand-in for web/, so page routes are tested whatever state the real page is in."""
@@ -180,23 +187,28 @@ def api_web_dir(tmp_path: Path) -> Path:
     web_dir.mkdir()
     (web_dir / "index.html").write_text("<!doctype html><title>科技情报参考</title><p>问答页面</p>", encoding="utf-8")
     for name in ("404.html", "docs.html"):
-        shutil.copyfile(Path(__file__).parent.parent / "qa" / "web" / name, web_dir / name)
-    shutil.copytree(Path(__file__).parent.parent / "qa" / "web" / "vendor", web_dir / "vendor")
+        shutil.copyfile(REPOSITORY_WEB / name, web_dir / name)
+    shutil.copytree(REPOSITORY_WEB / "vendor", web_dir / "vendor")
     (web_dir / "app.js").write_text("document.title = '科技情报参考';\n", encoding="utf-8")
     return web_dir
 
 
 @pytest.fixture
 def api_app_for(api_settings: Settings, api_web_dir: Path):
-    """Builds an app around any engine (or none, to exercise lazy opening)."""
-    from qa.http.app import create_app
+    """Builds an app around any engine (or none, to exercise lazy opening); each is closed after the test."""
+    from qa.http.app import close_app, create_app
+
+    apps = []
 
     def build(engine=None, settings: Settings | None = None):
         app = create_app(settings or api_settings, engine)
         app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+        apps.append(app)
         return app
 
-    return build
+    yield build
+    for app in apps:
+        close_app(app)
 
 
 @pytest.fixture
@@ -254,7 +266,8 @@ def built_settings(tmp_path_factory) -> Settings:
 def built_engine(built_settings):
     from qa.engine import open_engine
 
-    return open_engine(built_settings, FakeEmbedder())
+    with open_engine(built_settings, FakeEmbedder()) as engine:
+        yield engine
 
 
 @pytest.fixture()

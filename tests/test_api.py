@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import qa.engine
 from qa.http.models import article_url
-from qa.errors import IndexNotReady
+from conftest import REPOSITORY_WEB
+from qa.errors import IndexNotReady, PageMissing
 
 QUESTION = "云山市建成了多少座加氢站？"
 CSP = (
@@ -264,6 +267,53 @@ def test_oversized_body_is_413_json(api_client):
     assert_error(api_client.post("/api/ask", data=data, content_type="application/json"), 413, "request_entity_too_large")
 
 
+@pytest.fixture
+def served_port(api_app):
+    """The app behind the waitress server `qa serve` runs (qa.http.app.make_server), on a free port."""
+    from qa.http.app import make_server
+
+    server = make_server(api_app, "127.0.0.1", 0, threads=2)
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    yield server.effective_port
+    server.close()
+    runner.join(timeout=10)
+
+
+def _raw_response(port: int, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send request headers only (none of the body they announce) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    status_line, *header_lines = received.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, received.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/api/ask", "application/json"),
+    ("/api/feedback", "application/json"),
+    ("/api/issues", "multipart/form-data; boundary=x"),
+])  # fmt: skip
+def test_a_body_over_the_servers_limit_is_refused_as_json_before_it_is_read(served_port, path, content_type):
+    # Found: 25 MB to /api/ask or an upload got waitress's text/plain "Request Entity Too Large".
+    head = (f"POST {path} HTTP/1.1\r\nHost: qa\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {25 * 2**20}\r\n\r\n").encode()
+
+    status, headers, body = _raw_response(served_port, head)  # answered with no byte of the body sent
+
+    assert status == 413 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": {"code": "request_entity_too_large", "message": "请求体太大"}}
+
+
+def test_the_server_still_answers_after_refusing_a_body(served_port):
+    _raw_response(served_port, b"POST /api/ask HTTP/1.1\r\nHost: qa\r\nContent-Length: 99999999\r\n\r\n")
+    status, headers, body = _raw_response(served_port, b"GET /healthz HTTP/1.1\r\nHost: qa\r\nConnection: close\r\n\r\n")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
 def test_unknown_issue_filter_is_404(api_client):
     error = assert_error(ask(api_client, {"question": QUESTION, "issue": "1999-01"}), 404, "not_found")
     assert "1999-01" in error["message"]
@@ -441,20 +491,43 @@ def test_real_web_dir_is_the_default(api_settings, fake_engine):
     import qa.http.app
 
     app = qa.http.app.create_app(api_settings, fake_engine)
-    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent / "web"  # package data
+    # web/ at the top of the repository, where the editable install runs the package from
+    assert Path(app.config["WEB_DIR"]) == Path(qa.__file__).resolve().parent.parent / "web" == REPOSITORY_WEB.resolve()
     response = app.test_client().get("/")
     assert (response.status_code, response.mimetype) == (200, "text/html")
     for stylesheet in re.findall(r'href="/static/([^"]+\.css)"', response.get_data(as_text=True)):
         assert app.test_client().get(f"/static/{stylesheet}").status_code == 200, stylesheet
+    for script in re.findall(r'src="/static/([^"]+\.js)"', response.get_data(as_text=True)):
+        assert app.test_client().get(f"/static/{script}").status_code == 200, script
+    assert app.test_client().get("/api/docs").status_code == 200
 
 
-def test_web_page_is_package_data():
+def test_the_page_lives_at_the_top_of_the_repository_not_in_the_package():
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["qa"]
-    assert any(pattern.startswith("web/") for pattern in patterns)
+    root = Path(__file__).parent.parent
+    assert (root / "web" / "index.html").is_file() and not (root / "qa" / "web").exists()
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert not any(pattern.startswith("web/") for pattern in config["tool"]["setuptools"]["package-data"]["qa"])
+
+
+def test_a_missing_page_directory_is_said_clearly(api_settings, fake_engine, tmp_path, monkeypatch):
+    # What a wheel installed outside the repository meets: no web/ beside the package.
+    import qa.http.app
+
+    monkeypatch.setattr(qa.http.app, "WEB_DIR", tmp_path / "site-packages" / "web")
+    app = qa.http.app.create_app(api_settings, fake_engine)
+
+    error = assert_error(app.test_client().get("/"), 503, "page_missing")
+    assert "QA_WEB_DIR" in error["message"] and "pip install -e ." in error["message"]
+    assert_error(app.test_client().get("/no-such-page", headers={"Accept": "text/html"}), 404, "not_found")
+    assert app.test_client().get("/healthz").status_code == 200  # the API itself works
+    with pytest.raises(PageMissing, match="QA_WEB_DIR"):
+        qa.http.app.serve(api_settings, port=1)  # refuses to start, before loading anything or binding
+
+    named = qa.http.app.create_app(api_settings.with_(web_dir=REPOSITORY_WEB), fake_engine)  # QA_WEB_DIR
+    assert named.test_client().get("/").status_code == 200
 
 
 # ---- OpenAPI and docs ------------------------------------------------------------------------
@@ -779,3 +852,53 @@ def test_answer_lists_related_articles_of_other_issues(api_client):
     assert related[0]["url"] == f"/articles/{related[0]['article']['id']}"
     not_found = ask(api_client, {"question": "量子计算机"}).get_json()
     assert not_found["related_articles"] == []
+
+
+# ---- lifecycle: what an app and its engine start, they stop ------------------------------------
+
+TOPIC_QUESTION = "2023年云山市日加氢能力达到多少？"  # its topic (without place and year) is embedded on a topic thread
+
+
+def _topic_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("topic")]
+
+
+def test_closed_apps_and_engines_leave_no_topic_threads(built_settings, api_web_dir):
+    # Found: each engine's "topic" ThreadPoolExecutor was never shut down; 10 apps kept 10 threads alive.
+    from qa.embed import FakeEmbedder
+    from qa.engine import open_engine
+    from qa.http.app import close_app, create_app
+
+    before = set(_topic_threads())
+    apps = []  # kept: the threads must stop because the apps were closed, not because they were collected
+    for given in (False, True) * 5:
+        engine = open_engine(built_settings, FakeEmbedder()) if given else None
+        app = create_app(built_settings, engine)  # without an engine, the app opens (and owns) its own
+        app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+        assert app.test_client().post("/api/ask", json={"question": TOPIC_QUESTION}).status_code == 200
+        apps.append((app, engine))
+    assert len(set(_topic_threads()) - before) >= 10
+
+    for app, engine in apps:
+        close_app(app)  # stops the engine the app opened; a given engine is its caller's to close
+        if engine is not None:
+            engine.close()
+
+    assert set(_topic_threads()) - before == set()
+
+
+def test_a_closed_engine_stops_its_threads_and_still_answers_a_late_question(built_settings):
+    from qa.embed import FakeEmbedder
+    from qa.engine import open_engine
+
+    before = set(_topic_threads())
+    with open_engine(built_settings, FakeEmbedder()) as engine:
+        answered = engine.ask(TOPIC_QUESTION)
+        its_threads = set(_topic_threads()) - before
+        assert its_threads
+    assert not any(thread.is_alive() for thread in its_threads)
+
+    late = engine.ask(TOPIC_QUESTION)  # one in flight while a server stops: the topic is embedded on its thread
+
+    assert late.citations == answered.citations and late.text == answered.text
+    assert set(_topic_threads()) - before == set()

@@ -64,7 +64,9 @@ def test_bad_feedback_is_400_and_stores_nothing(api_client, api_settings, body, 
 
 def test_feedback_body_is_size_limited_and_must_be_json(api_client):
     big = {**WRONG, "padding": "x" * 20_000}
-    assert post(api_client, big).status_code == 400
+    refused = post(api_client, big)
+    assert refused.status_code == 413 and refused.get_json()["error"]["code"] == "request_entity_too_large"
+    assert "16 KB" in refused.get_json()["error"]["message"]
     assert api_client.post("/api/feedback", data="verdict=useful", content_type="text/plain").status_code == 415
 
 
@@ -80,10 +82,37 @@ def test_feedback_is_rate_limited_per_client(api_client):
     assert other.status_code == 201
 
 
-def test_feedback_for_an_article_no_longer_indexed_is_kept(api_client, api_settings):
-    assert post(api_client, {**WRONG, "article_id": "1999-01/01"}).status_code == 201
+@pytest.mark.parametrize("article_id", ["1999-01/01", "2024-03/99"])
+def test_feedback_for_an_article_the_index_does_not_have_is_refused_and_not_stored(api_client, api_settings,
+                                                                                    article_id):
+    # Found: feedback naming any well-formed article id was stored (with no title or file to train from).
+    response = post(api_client, {**WRONG, "article_id": article_id})
+
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == "not_found" and article_id in error["message"] and "反馈没有保存" in error["message"]
+    assert FeedbackStore(api_settings.index_dir / DB_FILE).since() == []
+
+
+def test_feedback_is_checked_against_the_real_index(api_app_for, built_engine, api_settings):
+    client = api_app_for(built_engine).test_client()
+    article_id = next(iter(built_engine.snapshot().articles))
+
+    assert post(client, {**WRONG, "article_id": article_id}).status_code == 201
+    assert post(client, {**WRONG, "article_id": article_id + "9"}).status_code == 404
     [stored] = FeedbackStore(api_settings.index_dir / DB_FILE).since()
-    assert stored.article_title is None and stored.article_id == "1999-01/01"
+    assert stored.article_id == article_id and stored.source and stored.article_title
+
+
+def test_feedback_without_an_article_needs_no_index(api_app_for, api_settings):
+    from qa.embed import FakeEmbedder
+    from qa.engine import open_engine
+
+    client = api_app_for(open_engine(api_settings, FakeEmbedder())).test_client()  # no index built yet
+    assert post(client, {"verdict": "useful", "question": "火星上有几家奶茶店？"}).status_code == 201
+    refused = post(client, WRONG)
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "index_not_ready"
+    assert len(FeedbackStore(api_settings.index_dir / DB_FILE).since()) == 1
 
 
 def test_export_rows_have_the_training_questions_shape(tmp_path):

@@ -5,6 +5,8 @@ the newest good build and says why), and a rebuild never depends on the current 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -220,3 +222,117 @@ def test_a_rebuild_reuses_vectors_only_from_an_intact_build(two_builds):
         [embedding_text(snapshot.articles[c.article_id].title, c.text) for c in snapshot.chunks])
     assert snapshot.vectors.shape == fresh.shape
     assert abs(snapshot.vectors - fresh).max() < 1e-6
+
+
+# --- the manifest itself, and a build damaged while it is loaded or served ---------------------
+
+
+def _later(path: Path) -> None:
+    """Give a file written in place a later modification time. A write within the clock tick of the load
+    (the file system's clock is coarse, a few ms) keeps the file's times; damage found later has later times."""
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+
+
+def _flip_a_byte(path: Path, at: int) -> None:
+    content = bytearray(path.read_bytes())
+    content[at] ^= 0xFF
+    path.write_bytes(bytes(content))
+    _later(path)
+
+
+def _alter_a_sentence(path: Path) -> str:
+    """Another valid sentences.jsonl, as long as the original and with as many rows: only counts would not see it."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["text"] = "十" * len(rows[0]["text"])
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _rewrite_manifest(folder: Path, change) -> None:
+    value = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    change(value)
+    (folder / "manifest.json").write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _drop_sentences_jsonl(value: dict) -> None:
+    value["files"] = [record for record in value["files"] if record["path"] != "sentences.jsonl"]
+
+
+def _zero_a_text_hash(value: dict) -> None:
+    value["text_hashes"][0] = "0" * len(value["text_hashes"][0])
+
+
+@pytest.mark.parametrize("change", [_drop_sentences_jsonl, _zero_a_text_hash], ids=["file-unlisted", "text-hash"])
+def test_an_edited_manifest_is_refused(fresh_settings, change):
+    # Found: with sentences.jsonl taken out of the list, any sentences of the same number loaded and were
+    # quoted; a changed text hash would have made the next build reuse the wrong vectors.
+    folder = _folder(fresh_settings)
+    _rewrite_manifest(folder, change)
+    if change is _drop_sentences_jsonl:
+        (folder / "sentences.jsonl").write_text(_alter_a_sentence(folder / "sentences.jsonl"), encoding="utf-8")
+
+    with pytest.raises(IndexDamaged, match="manifest.json 已被改动") as caught:
+        load_snapshot(fresh_settings.index_dir)
+
+    assert "请运行 qa build --force" in caught.value.message
+
+
+def test_a_file_changed_between_its_check_and_its_read_is_refused(fresh_settings, monkeypatch):
+    folder = _folder(fresh_settings)
+    read_evidence = qa.index._read_evidence
+
+    def changed_meanwhile(build_folder):  # another process replaces the file after it was hashed
+        sentences = build_folder / "sentences.jsonl"
+        replacement = build_folder / "sentences.jsonl.new"
+        replacement.write_text(_alter_a_sentence(sentences), encoding="utf-8")
+        os.replace(replacement, sentences)
+        return read_evidence(build_folder)
+
+    monkeypatch.setattr(qa.index, "_read_evidence", changed_meanwhile)
+
+    with pytest.raises(IndexDamaged, match="sentences.jsonl 在载入过程中被改动"):
+        load_snapshot(fresh_settings.index_dir)
+    assert (folder / "sentences.jsonl").exists()
+
+
+def test_healthz_reports_the_served_build_damaged_on_disk_and_answers_go_on(fresh_settings, api_web_dir):
+    # Found: a byte flipped in faiss.index, sentences.jsonl cut in half and a keyword file truncated under
+    # a running `qa serve`: /healthz kept saying "ok", and a restart then had no build to serve.
+    folder = _folder(fresh_settings)
+    engine = open_engine(fresh_settings, FakeEmbedder())
+    app = create_app(fresh_settings, engine)
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    _later(folder / "vectors.npy")  # touched, content unchanged: still ok
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+    _flip_a_byte(folder / "faiss.index", 200)
+    _drop_last_lines(folder / "sentences.jsonl", 40)
+    keyword_file = next(path for path in sorted((folder / "keyword").iterdir()) if path.stat().st_size > 100)
+    keyword_file.write_bytes(keyword_file.read_bytes()[:100])
+
+    health = client.get("/healthz")
+    body = health.get_json()
+    assert health.status_code == 200 and body["status"] == "degraded"
+    assert "在磁盘上已损坏" in body["problem"] and "请运行 qa build --force" in body["problem"]
+    assert "faiss.index 已被改动" in body["problem"] and "sentences.jsonl 有" in body["problem"]
+    assert f"keyword/{keyword_file.name} 有 100 字节" in body["problem"]
+    asked = client.post("/api/ask", json={"question": YUNSHAN_QUESTION})  # the copy verified at load answers
+    assert asked.status_code == 200 and "13.5吨" in asked.get_json()["citations"][0]["passage"]
+    # A new process would not serve it.
+    with pytest.raises(IndexDamaged):
+        open_engine(fresh_settings, FakeEmbedder()).status()
+
+
+def test_healthz_reports_a_served_manifest_changed_or_removed(fresh_settings, api_web_dir):
+    folder = _folder(fresh_settings)
+    app = create_app(fresh_settings, open_engine(fresh_settings, FakeEmbedder()))
+    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+    _rewrite_manifest(folder, _zero_a_text_hash)
+    assert "manifest.json 已被改动" in client.get("/healthz").get_json()["problem"]
+    (folder / "manifest.json").unlink()
+    assert "缺少 manifest.json" in client.get("/healthz").get_json()["problem"]

@@ -26,7 +26,7 @@ import qa.index
 import qa.intake
 import qa.transaction
 import qa.vet
-from qa.http.app import create_app
+from qa.http.app import close_app, create_app
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import open_engine
@@ -67,10 +67,11 @@ def upload_settings(fresh_settings: Settings) -> Settings:
 
 @pytest.fixture
 def upload_app(upload_settings, api_web_dir):
-    app = create_app(upload_settings, open_engine(upload_settings, FakeEmbedder()))
-    app.config.update(TESTING=True, WEB_DIR=api_web_dir)
-    yield app
-    app.extensions["qa_jobs"].close()
+    with open_engine(upload_settings, FakeEmbedder()) as engine:
+        app = create_app(upload_settings, engine)
+        app.config.update(TESTING=True, WEB_DIR=api_web_dir)
+        yield app
+        close_app(app)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The app factory: the blueprints (asking and reading, uploads, feedback, the API description),
-the web page from the package's web/ directory, security headers, error handlers; and `serve()`."""
+the web page from the repository's web/ directory, security headers, error handlers; and `serve()`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from flask import Blueprint, Flask, Response, current_app, request, send_from_di
 from ..config import Settings
 from ..local_server import remove_server_record, write_server_record
 from ..engine import Engine
-from ..errors import QAError
+from ..errors import PageMissing, QAError
 from . import ask, docs, feedback, uploads
-from .context import EngineSlot
+from .context import EngineSlot, page_dir
 from .errors import register_error_handlers
 
 # The page is native ES modules: they need a JavaScript type whatever the host's MIME table says.
@@ -24,8 +24,10 @@ mimetypes.add_type("text/javascript", ".js")
 
 logger = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-"""The page: package data, so an installed wheel serves it too."""
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+"""The page: `web/` at the top of the repository, beside `qa/`. An editable install (`pip install -e .`, what
+`make install` does) runs the package from the repository, so it is found there; a wheel installed elsewhere
+does not carry it, and QA_WEB_DIR names it (`page_dir`)."""
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -55,7 +57,7 @@ OPEN_FILES_WANTED = 4096
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.load()
     app = Flask(__name__, static_folder=None)
-    app.config.update(WEB_DIR=WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
+    app.config.update(WEB_DIR=settings.web_dir or WEB_DIR, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, LOG_REQUESTS=False)
     app.extensions["qa"] = EngineSlot(settings, engine)
     if settings.admin_token is not None:
         uploads.start_jobs(app, settings)
@@ -65,6 +67,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     register_error_handlers(app)
     app.after_request(_finish)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop what the app started: the upload queue (after the job running) and the engine it opened itself,
+    with its threads. An engine passed to create_app belongs to the caller, who closes it."""
+    jobs = app.extensions.pop("qa_jobs", None)
+    if jobs is not None:
+        jobs.close()
+    app.extensions["qa"].close()
 
 
 def serve(
@@ -81,14 +92,20 @@ def serve(
     in parallel use the cores better than one request spread over both (README, Performance)."""
     app = create_app(settings)
     app.config["LOG_REQUESTS"] = True
+    try:
+        page_dir(app)  # a server without its page says so at once, before loading anything
+    except PageMissing:
+        close_app(app)
+        raise
     url = f"http://{host}:{port}/"
     if dev:
         if on_ready:
             on_ready(url)
-        app.run(host=host, port=port, debug=True)
+        try:
+            app.run(host=host, port=port, debug=True)
+        finally:
+            close_app(app)
         return
-    import waitress
-
     try:
         app.extensions["qa"].get().status()  # load model and index now, not on the first question
     except QAError as exc:
@@ -96,7 +113,7 @@ def serve(
     # waitress warns "Task queue depth is N" for every request that waits for a thread: a line per request
     # under ordinary load (more clients than threads), in English; the queue is measured by the benchmark instead.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = waitress.create_server(app, host=host, port=port, **_waitress_settings(settings.serve_threads))
+    server = make_server(app, host, port, settings.serve_threads)
     logger.info("服务地址 %s", url)
     record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
@@ -110,6 +127,21 @@ def serve(
     finally:
         remove_server_record(settings.index_dir)
         signal.signal(signal.SIGTERM, previous)
+        close_app(app)
+
+
+def make_server(app: Flask, host: str, port: int, threads: int):
+    """The waitress server `serve()` runs: WAITRESS with `threads` threads, and what waitress refuses on its
+    own (a body over the limit, before it is read) answered as the API's JSON errors."""
+    import waitress
+
+    from .refusals import JsonErrorChannel
+
+    sockets: dict = {}  # waitress's socket map: one listening server per address (e.g. IPv4 and IPv6)
+    server = waitress.create_server(app, map=sockets, host=host, port=port, **_waitress_settings(threads))
+    for listener in list(sockets.values()):
+        listener.channel_class = JsonErrorChannel  # what each accepted connection is served by
+    return server
 
 
 def _stop_on_sigterm(signum, frame) -> None:
@@ -137,7 +169,7 @@ page = Blueprint("page", __name__)
 
 
 def _web_dir() -> Path:
-    return Path(current_app.config["WEB_DIR"])
+    return page_dir(current_app)
 
 
 @page.get("/")

@@ -80,8 +80,8 @@ def issue_file(issue_id: str) -> Response:
 @endpoint(blueprint, "GET", "/healthz", Endpoint(
     summary="服务状态：当前使用的索引版本", tag="服务", response=Health, curl="curl -s {base}/healthz",
     responses={503: (Unavailable, "索引尚未就绪、已损坏或模型无法加载（index_not_ready、index_damaged、"
-                                  "index_mismatch、model_unavailable）；当前索引损坏但有较早的完好索引时仍为 200，"
-                                  "status 为 degraded，problem 说明原因")},
+                                  "index_mismatch、model_unavailable）；当前索引损坏但有较早的完好索引时，或正在使用的索引"
+                                  "在磁盘上已损坏（仍以载入时校验过的内容回答）时仍为 200，status 为 degraded，problem 说明原因")},
 ))  # fmt: skip
 def healthz() -> Response:
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, send_from_directory
 
-from .context import current_settings, json_response
+from .context import current_settings, json_response, page_dir
 from .openapi import openapi_document
 from .routing import Endpoint, endpoint
 
@@ -39,6 +39,6 @@ def openapi() -> Response:
     summary="接口文档（网页）", tag="服务", media="text/html", curl="curl -s {base}/api/docs",
 ))  # fmt: skip
 def docs() -> Response:
-    response = send_from_directory(current_app.config["WEB_DIR"], "docs.html")
+    response = send_from_directory(page_dir(current_app), "docs.html")
     response.headers["Content-Security-Policy"] = DOCS_CSP
     return response

@@ -1,9 +1,11 @@
 """Errors leave as JSON `{"error": {"code", "message"}}` — except a page address nobody serves,
-which a browser gets as an HTML 404 page. Tracebacks go to the log, never to the client."""
+which a browser gets as an HTML 404 page. Tracebacks go to the log, never to the client. Requests
+the HTTP server refuses before the app sees them get the same shape (`refusal_body`)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -20,6 +22,13 @@ HTTP_MESSAGES = {
     405: "这个地址不支持该请求方法",
     413: "请求体太大",
 }
+REFUSAL_MESSAGES = {
+    400: "无法解析的 HTTP 请求",
+    413: HTTP_MESSAGES[413],
+    431: "请求头太大",
+    501: "不支持这种 Transfer-Encoding",
+}
+"""What waitress refuses before the app sees the request (qa.http.refusals)."""
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -49,7 +58,7 @@ def _wants_page() -> bool:
 def _http_error(exc: HTTPException) -> Response | HTTPException:
     if exc.code is None or exc.code < 400:  # routing redirects pass through
         return exc
-    if exc.code == 404 and _wants_page():
+    if exc.code == 404 and _wants_page() and (Path(current_app.config["WEB_DIR"]) / "404.html").is_file():
         response = send_from_directory(current_app.config["WEB_DIR"], "404.html")
         response.status_code = 404
         return response
@@ -59,6 +68,16 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     response.set_data(body.model_dump_json())
     response.mimetype = "application/json"
     return response
+
+
+def refusal_body(status: int, reason: str) -> bytes:
+    """The error body for a request refused by the HTTP server itself (a body over its limit, headers it
+    cannot parse): the API's shape, and the code Flask's own error of that status gets."""
+    if status >= 500 and status not in REFUSAL_MESSAGES:
+        code, message = Internal.code, Internal.example
+    else:
+        code, message = reason.lower().replace(" ", "_"), REFUSAL_MESSAGES.get(status, reason)
+    return ErrorResponse.of(code, message).model_dump_json().encode("utf-8")
 
 
 def _internal_error(exc: Exception) -> Response:

@@ -11,7 +11,10 @@ from typing import Literal
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import BadRequest, NotFound, QAError, TooManyRequests, UnsupportedMediaType
+from ..errors import (
+    BadRequest, BodyTooLarge, IndexDamaged, IndexMismatch, IndexNotReady, NotFound, TooManyRequests,
+    UnsupportedMediaType, shown,
+)  # fmt: skip
 from ..feedback import Feedback, FeedbackStore
 from .context import current_engine, json_response
 from .models import ResponseModel, validation_message
@@ -78,9 +81,11 @@ class RateLimit:
 
 @endpoint(blueprint, "POST", "/api/feedback", Endpoint(
     summary="对一个答案的反馈：有用 / 不对（可附正确答案）", tag="问答", response=FeedbackResponse, status=201,
-    body=FeedbackRequest, errors=(BadRequest, UnsupportedMediaType, TooManyRequests),
+    body=FeedbackRequest, errors=(BadRequest, BodyTooLarge, NotFound, UnsupportedMediaType, TooManyRequests, IndexNotReady,
+                                 IndexMismatch, IndexDamaged),
     description=f"请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB；每个客户端每分钟最多 {FEEDBACK_PER_MINUTE} 次（超过返回 429 和 "
-                "Retry-After）。反馈与显示的答案、出处、把握和索引版本一起保存，可用 qa feedback export 导出为训练问题格式。",
+                "Retry-After）。article_id 必须是正在使用的索引中的文章，否则返回 404（not_found），反馈不保存。"
+                "反馈与显示的答案、出处、把握和索引版本一起保存，可用 qa feedback export 导出为训练问题格式。",
     curl="curl -s -X POST {base}/api/feedback -H 'Content-Type: application/json' "
          "-d '{\"verdict\": \"wrong\", \"question\": \"宜昌2022年技术合同成交额？\", \"note\": \"正确答案是……\"}'",
 ))  # fmt: skip
@@ -88,11 +93,11 @@ def give_feedback() -> Response:
     if not request.is_json:
         raise UnsupportedMediaType("请以 Content-Type: application/json 发送 JSON 请求体")
     if (request.content_length or 0) > MAX_FEEDBACK_BYTES:
-        raise BadRequest(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
+        raise BodyTooLarge(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
     current_app.extensions["qa_feedback_limit"].check(request.remote_addr or "unknown")
     body = request.get_data(cache=False)[: MAX_FEEDBACK_BYTES + 1]
     if len(body) > MAX_FEEDBACK_BYTES:
-        raise BadRequest(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
+        raise BodyTooLarge(f"反馈太长：请求体最多 {MAX_FEEDBACK_BYTES // 1024} KB")
     try:
         given = FeedbackRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -102,13 +107,15 @@ def give_feedback() -> Response:
 
 
 def _record(given: FeedbackRequest) -> Feedback:
+    """The row to store. An article id must name an article of the index being served (it names the
+    bulletin file the training row points at): any other is refused, and nothing is stored."""
     title = source = None
     if given.article_id:
-        try:  # the article names the bulletin file the training row points at
+        try:
             issue, article = current_engine().article(given.article_id)
-            title, source = article.title, issue.source
-        except (NotFound, QAError):
-            pass  # the index moved on meanwhile: keep the verdict all the same
+        except NotFound:
+            raise NotFound(f"没有这篇文章：{shown(given.article_id)}；反馈没有保存") from None
+        title, source = article.title, issue.source
     clean = lambda text: (text or "").strip() or None  # noqa: E731
     return Feedback(
         verdict=given.verdict, question=given.question.strip(), resolved_question=clean(given.resolved_question),

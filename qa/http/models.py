@@ -371,7 +371,8 @@ class ArticleDetail(ResponseModel):
 
 class Health(ResponseModel):
     status: Literal["ok", "degraded"] = Field(
-        "ok", description="degraded: answering from an older build because the current one failed its checks."
+        "ok", description="degraded: answering from an older build because the current one failed its checks, "
+                          "or the files of the build being served no longer match its manifest on disk."
     )
     build_id: str = Field(description="The build being served.")
     model: str
@@ -381,7 +382,7 @@ class Health(ResponseModel):
     built_at: str
     sentences: int = Field(description="Evidence units (sentences) the reader chooses from.")
     reader: str = Field(description="Version of the reader's trained weights (qa/reader/weights.json).")
-    problem: str | None = Field(None, description="Set when degraded: which build is served and why.")
+    problem: str | None = Field(None, description="Set when degraded: which build is served and what is wrong.")
 
     @classmethod
     def of(cls, status: Status) -> "Health":

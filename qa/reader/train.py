@@ -323,8 +323,8 @@ def train(settings: Settings, data_dir: Path, bulletin_dirs: list[Path], output:
     settings = training_settings(settings, bulletin_dirs)
     embedder = embedder or load_embedder(settings)
     build(settings, embedder, progress=progress)
-    engine = open_engine(settings, embedder)
-    examples = make_examples(engine, load_rows(data_dir), progress=progress)
+    with open_engine(settings, embedder) as engine:
+        examples = make_examples(engine, load_rows(data_dir), progress=progress)
     folds = cross_validate(examples, progress=progress)
     neutral = held_out_answers(examples, folds, not_found_below=0.0, other_period_from=2.0)
     threshold, words, measured = choose_thresholds(neutral)
