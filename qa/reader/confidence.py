@@ -18,7 +18,8 @@ class Reading:
     pair: Pair  # the chosen sentence
     sentence_score: float  # its linear score
     runner_up: float  # the best score of a sentence elsewhere (another paragraph or article)
-    span_probability: float
+    span_probability: float  # the chosen window's share among the sentence's windows
+    span_score: float  # the span model's log-odds that its best window holds the answer tightly
     candidates: int  # before the place and period constraints
     allowed: int  # after them
     kind: str
@@ -34,6 +35,7 @@ ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
     ("sentence_probability", lambda r: 1.0 / (1.0 + math.exp(-r.sentence_score))),
     ("margin", lambda r: r.sentence_score - r.runner_up),
     ("span_probability", lambda r: r.span_probability),
+    ("window_holds", lambda r: 1.0 / (1.0 + math.exp(-r.span_score))),
     ("coverage", lambda r: r.pair.coverage),
     ("context_coverage", lambda r: r.pair.context_coverage),
     ("overlap", lambda r: r.pair.overlap),

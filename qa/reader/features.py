@@ -208,6 +208,8 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("coverage", lambda p: p.coverage),
     ("coverage_gap", lambda p: p.coverage - p.pool.coverage),
     ("context_coverage", lambda p: p.context_coverage),
+    # the sentence before it states the question (the topic sentence) and this one carries the detail
+    ("previous_coverage", lambda p: _coverage(p.question, p.candidate.previous, ()) if p.candidate.previous else 0.0),
     ("overlap", lambda p: p.overlap),
     ("unknown_terms", lambda p: len(p.question.unknown_terms) / max(len(p.question.terms), 1)),
     # where and when

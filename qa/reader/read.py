@@ -93,8 +93,8 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
         window = body_under(best.candidate) or window
-    reading = Reading(best, best_score, runner_up, span_probability, len(paired), len(scored),
-                      question.kind, len(window.text))
+    reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
+                      len(scored), question.kind, len(window.text))
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
