@@ -20,6 +20,9 @@ _YEAR_RE = re.compile(rf"({_YEAR})\s*(?:年度?|年)")
 _BARE_YEAR_RE = re.compile(rf"(?<!\d)({_YEAR})(?=\s*(?:城市|榜单|中国|全国|年度))")
 _FIVE_YEAR_PLAN_RE = re.compile(r"“?十([三四五])五”?(?:期间|时期|以来|规划)?")
 _RELATIVE_RE = re.compile(r"(今年|去年|上年|前年|明年)")
+# A year whose digits a text extraction split with a space ('202 3年'): read as the year.
+_SPACED_YEAR_RE = re.compile(r"(?<!\d)(?:1\s?9|2\s?0)\s?\d\s?\d(?=\s*年)")
+_CN_MONTHS = r"[一二两三四五六七八九十]{1,2}"
 _PARTS = (
     ("H1", re.compile(r"上半年")),
     ("H2", re.compile(r"下半年")),
@@ -28,11 +31,14 @@ _PARTS = (
     ("Q2", re.compile(r"(?<![前上下])(?:第)?二季度")),
     ("Q3", re.compile(r"(?<!前)(?:第)?三季度")),
     ("Q4", re.compile(r"(?:第)?四季度")),
-    ("M", re.compile(r"(?<![\d.])(\d{1,2})\s*[—–\-~～至]\s*(\d{1,2})\s*月|([一二三四五六七八九十]{1,2})至([一二三四五六七八九十]{1,2})月")),
+    ("M", re.compile(r"(?<![\d.])(\d{1,2})\s*[—–\-~～至到]\s*(\d{1,2})\s*月|([一二三四五六七八九十]{1,2})[至到]([一二三四五六七八九十]{1,2})月")),
+    # the year's first months in words: '前七个月', '头4个月' (1—7月, 1—4月)
+    # ('提前3个月' is no period)
+    ("M1", re.compile(rf"(?<![提目此之以先])[前头]\s*(\d{{1,2}}|{_CN_MONTHS})\s*个?月")),
     ("end", re.compile(r"年底|年末|年终")),
     ("year", re.compile(r"全年|全年度|整年")),
 )
-_PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "end", "year")
+_PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "M1", "end", "year")
 
 
 _PHRASES = (_YEAR_RANGE_RE, _YEAR_SINCE_RE, _YEAR_RE, _FIVE_YEAR_PLAN_RE, _RELATIVE_RE, *(pattern for _, pattern in _PARTS))
@@ -70,7 +76,7 @@ def period_label(period: Period) -> str:
 
 def find_period(text: str, base_year: int | None = None) -> Period:
     """The period a text states (empty Period if none). `base_year` resolves 今年/去年."""
-    text = _ISSUE_LABEL_RE.sub("", text)
+    text = _SPACED_YEAR_RE.sub(lambda m: re.sub(r"\s", "", m.group(0)), _ISSUE_LABEL_RE.sub("", text))
     years: set[int] = set()
     for first, last in _YEAR_RANGE_RE.findall(text):
         if int(first) <= int(last) <= int(first) + 30:
@@ -94,14 +100,28 @@ def _part(text: str) -> str | None:
     for name, pattern in _PARTS:
         match = pattern.search(text)
         if match:
-            found[name] = _months(match) if name == "M" else name
+            found[name] = _months(match) if name == "M" else _first_months(match) if name == "M1" else name
     return next((found[name] for name in _PART_PREFERENCE if name in found), None)
 
 
 def _months(match: re.Match) -> str:
     first, last, cn_first, cn_last = match.groups()
     months = (int(first), int(last)) if first else (_cn_number(cn_first), _cn_number(cn_last))
-    return "year" if months == (1, 12) else f"M{months[0]}-{months[1]}"
+    return _part_of_months(*months)
+
+
+def _first_months(match: re.Match) -> str:
+    (count,) = match.groups()
+    return _part_of_months(1, int(count) if count.isdigit() else _cn_number(count))
+
+
+# Months that are a named part of the year are that part, so that '前三个月' and '一季度' agree.
+_NAMED_MONTHS = {(1, 3): "Q1", (1, 6): "H1", (1, 9): "Q1-3", (1, 12): "year", (7, 12): "H2", (4, 6): "Q2",
+                 (7, 9): "Q3", (10, 12): "Q4"}
+
+
+def _part_of_months(first: int, last: int) -> str:
+    return _NAMED_MONTHS.get((first, last), f"M{first}-{last}")
 
 
 def _cn_number(text: str) -> int:

@@ -46,6 +46,13 @@ STATS = TermStats(100, 10.0, {"技术": 40, "合同": 30, "成交额": 20, "孵�
         ("上半年", set(), "H1"),
         ("2022年全年吸纳技术合同", {2022}, "year"),
         ("2023年1—12月", {2023}, "year"),
+        ("2023年1到4月", {2023}, "M1-4"),  # the months in other words
+        ("2022年前七个月", {2022}, "M1-7"),
+        ("2023年头4个月", {2023}, "M1-4"),
+        ("前三个月", set(), "Q1"),  # a named part is that part: it agrees with 一季度 and 1—3月
+        ("1—6月", set(), "H1"),
+        ("提前3个月完成", set(), None),  # no period
+        ("202 3年这一比例提升至45.1%", {2023}, None),  # a year split by the text extraction
     ],
 )
 def test_periods_are_read_from_text(text, years, part):
