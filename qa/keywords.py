@@ -20,7 +20,9 @@ jieba.setLogLevel(logging.WARNING)
 _TOKEN_RE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _QUOTED_RE = re.compile(r"[“\"《]([^”\"》，。；]{2,12})[”\"》]")
 _TITLE_PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}?(?:自治区|省|市|县|区|盟)")
-_TITLE_PIECE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}")
+# A title's pieces between spaces and punctuation, when short enough to be a name ('科技小院'); a longer run is
+# not cut into 8-character pieces ('湖北省科技厅从五' + '个方面优化科技计'), which would tokenize as nonsense.
+_TITLE_PIECE_RE = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,8}(?![\u4e00-\u9fff])")
 
 STOPWORDS = frozenset(
     """的 了 是 在 和 与 及 等 为 对 将 以 于 把 被 由 从 向 也 都 而 并 或 其 之 这 那 个 中 上 下

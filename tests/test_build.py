@@ -644,3 +644,14 @@ def test_issues_are_shown_newest_first_with_undated_ones_last_in_file_order():
     assert [i.label for i in display_order(issues)] == [
         "2024年第1期", "2023年第12期", "2023年第6期", "2022年第10期", "2023年期号未注明·甲", "2023年期号未注明·乙"
     ]
+
+
+def test_a_long_title_gives_no_cut_pieces_to_the_keyword_dictionary():
+    from qa.keywords import corpus_terms
+    from qa.schema import Article
+
+    article = Article("2023-01/01", "2023-01", "湖北省科技厅从五个方面优化科技计划管理改革", "正文。", 1)
+    short = Article("2023-01/02", "2023-01", "宁川县 科技小院 助力乡村振兴", "正文。", 2)
+    terms = {line.split()[0] for line in corpus_terms([article, short], places=lambda a: set())}
+    assert not {"湖北省科技厅从五", "个方面优化科技计", "划管理改革"} & terms  # 8-character cuts of one run
+    assert {"科技小院", "助力乡村振兴"} <= terms  # the pieces between spaces stay whole
