@@ -142,6 +142,8 @@ def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
     ("镉的有效态修复后降到多少？", "镉的有效态含量由0.18 mg/kg降至0.05 mg/kg", "0.05"),
     ("南京有几家国家级科技企业孵化器？", "全市共建有各类科技企业孵化器236家，其中国家级59家，省级64家", "59家"),
     ("南京有几家科技企业孵化器？", "全市共建有各类科技企业孵化器236家，其中国家级59家，省级64家", "236家"),
+    ("绵阳吸引了多少研发人员？", "吸引各类专业技术人才25.6万名、研发人员3.79万人", "3.79万人"),  # named right before it
+    ("海曙的甬优水稻亩产多少？", "甬优“31”号实现亩产超千斤", "甬优“31”号实现亩产超千斤"),  # '31' in quotes is a name
 ])  # fmt: skip
 def test_the_highlight_marks_the_figure_asked_for(question, window, marked):
     from qa.reader.spans import Window, highlight

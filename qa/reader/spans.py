@@ -219,6 +219,12 @@ def _figure_reached(before: str, after: str, question: str) -> float:
     return -reached if _ASKS_BEFORE_RE.search(question) else reached
 
 
+def _inside_quotes(text: str, at: int) -> bool:
+    """Is position `at` inside quotes or a book title (a name: '甬优“31”号', '《2023年…》')?"""
+    head = text[:at]
+    return any(head.count(opener) > head.count(closer) for opener, closer in zip(_OPENERS, _CLOSERS) if opener in "“《「『")
+
+
 _SUBSET_RE = re.compile(r"其中([^，。；,;]{1,10})$")
 
 
@@ -239,10 +245,13 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
         figure = match.group(0).strip()
         if figure not in figures or not re.search(r"\d|[两二三四五六七八九十百千]", figure):
             continue
+        if _inside_quotes(window.text, match.start()):  # '甬优“31”号' is a name, not a figure
+            continue
         before = window.text[max(0, match.start() - 10) : match.start()]
         after = window.text[match.end() : match.end() + 10]
         value = 2.0 * unit_matches(question, figure) + float(bool(re.search(r"\D$", figure)))
         value += float(any(term in before for term in question.terms))
+        value += 0.5 * any(term in before[-5:] for term in question.terms)  # the words right before it name it
         value += 2.0 * (question.unit == "rank" and before.endswith("第"))  # '排名第17位', not '50强'
         value += _figure_reached(before, after, question.text)
         value += 1.5 * _asked_subset(before, question)  # '236家，其中国家级59家' asked about 国家级: 59家
