@@ -205,6 +205,23 @@ def test_place_and_period_named_in_the_question_are_hard_constraints():
     assert not allowed(question, elsewhere)  # the article never names 宜昌
 
 
+def test_a_county_level_place_must_be_named_near_the_sentence():
+    question = parse_question("黄冈市红安县建成了多少家省级企校联合创新中心？", KeywordTokenizer(), STATS)
+    assert set(question.required_places) == {"黄冈", "红安"}
+    city_wide = _candidate("建成省级企校联合创新中心43家。", "湖北黄冈：推进县域创新", Period())
+    city_wide = replace(city_wide, article=replace(city_wide.article, text=city_wide.article.text + "红安薯芋产业技术研究院。"))
+    assert not allowed(question, city_wide)  # the article names 红安 only elsewhere: the city's figure
+    in_title = replace(city_wide, article=replace(city_wide.article, title="湖北黄冈红安县：推进县域创新"))
+    assert allowed(question, in_title)  # an article about the county: every sentence is about it
+    city = parse_question("黄冈建成了多少家省级企校联合创新中心？", KeywordTokenizer(), STATS)
+    assert allowed(city, city_wide)  # a prefecture named elsewhere in the article is enough
+
+
+def test_a_division_named_in_full_is_a_place_whatever_jieba_tags_it():
+    # jieba tags 吴忠市 as a person's name
+    assert parse_question("宁夏吴忠市有研发活动的规上工业企业占比是多少？", KeywordTokenizer(), STATS).required_places == ("吴忠",)
+
+
 def test_the_topic_of_a_question_is_what_it_asks_about_its_places_and_period():
     from qa.reader.question import topic_of
 

@@ -19,16 +19,32 @@ class GazetteerUnavailable(QAError):
 
 
 @lru_cache(maxsize=1)
-def division_names() -> frozenset[str]:
-    """Every division's name and its stem ('海曙区', '海曙')."""
+def _divisions() -> tuple[tuple[str, str], ...]:
+    """(adcode, name) of every division: the code's last digits after the prefecture's are 0 above the county level."""
     spec = importlib.util.find_spec("cpca")  # found, not imported: importing cpca loads pandas
     folders = list(spec.submodule_search_locations or ()) if spec else []
     table = Path(folders[0]) / "resources" / "adcodes.csv" if folders else None
     if table is None or not table.is_file():
         raise GazetteerUnavailable("找不到 cpca 的行政区划表（resources/adcodes.csv）；请运行 make install")
     with table.open(encoding="utf-8", newline="") as rows:
-        names = [row["name"] for row in csv.DictReader(rows) if row.get("name")]
+        return tuple((row["adcode"], row["name"]) for row in csv.DictReader(rows) if row.get("name"))
+
+
+@lru_cache(maxsize=1)
+def division_names() -> frozenset[str]:
+    """Every division's name and its stem ('海曙区', '海曙')."""
+    names = [name for _, name in _divisions()]
     return frozenset(names) | frozenset(place_stem(name) for name in names)
+
+
+@lru_cache(maxsize=1)
+def county_names() -> frozenset[str]:
+    """The names (and stems) of county-level divisions — districts, counties, county-level cities ('集美区', '醴陵') —
+    that no province or prefecture also bears ('朝阳' is a prefecture too)."""
+    county, higher = set(), set()
+    for code, name in _divisions():
+        (county if code[4:6] != "00" else higher).update({name, place_stem(name)})
+    return frozenset(county - higher)
 
 
 def is_place(word: str, known: frozenset[str] = frozenset()) -> bool:

@@ -13,7 +13,7 @@ from ..keywords import PLACE_SUFFIX, KeywordTokenizer, place_stem
 from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
-from .gazetteer import is_place
+from .gazetteer import division_names, is_place
 from .lexicon import lexicon
 
 _COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同")
@@ -59,7 +59,8 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
         stem = place_stem(word)
         tagged_place = tag == "ns" and len(word) >= 2 and not {word, stem} & words.generic_regions
         district = tag.startswith("n") and words.district.fullmatch(word)  # jieba tags many districts as plain nouns
-        if (tagged_place or district) and is_place(word, tokenizer.places):  # and '上台', '中居', '城市' as places
+        division = word != stem and word in division_names()  # a division's full name, whatever the tag ('吴忠市' nr)
+        if division or ((tagged_place or district) and is_place(word, tokenizer.places)):  # not '上台', '城市'
             places[stem] = None
     specific = [p for p in places if p not in words.provinces]
     ordered = specific + [p for p in places if p in words.provinces]

@@ -18,6 +18,7 @@ from ..schema import Answer, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
 from .features import Pair, _figures, pairs, unit_matches, vector
+from .gazetteer import county_names
 from .items import enumerated_items
 from .model import Weights
 from .question import Question
@@ -64,7 +65,16 @@ def allowed(question: Question, candidate: Candidate) -> bool:
         named = [_names(candidate.article, p) for p in places]
         if not (any(named) if question.places_any else all(named)):
             return False
+    if any(p in county_names() and not _named_near(candidate, p) for p in places):
+        return False
     return not conflicts(question.period, candidate.sentence.in_force)
+
+
+def _named_near(candidate: Candidate, place: str) -> bool:
+    """The sentence, its heading, lead, previous sentence or the article's title names the place."""
+    sentence = candidate.sentence
+    return any(place in text for text in (sentence.text, sentence.heading, sentence.lead, candidate.previous,
+                                            candidate.article.title))
 
 
 def _names(article, place: str) -> bool:
