@@ -83,6 +83,11 @@ def test_a_sentence_that_announces_a_list_is_answered_with_the_list(seeds_engine
     assert all(article.text[item.start : item.end] == item.text for item in answer.items)
 
 
+def test_a_question_for_a_name_is_not_answered_with_the_articles_list(seeds_engine):
+    answer = seeds_engine.ask("湖北省科技厅出台了什么方案来优化科技计划管理改革？")  # the article lists 一是…五是
+    assert not answer.items
+
+
 def test_supporting_citations_state_the_same_fact(seeds_engine):
     answer = seeds_engine.ask("西安2022年技术合同成交额是多少？")
     assert answer.found and "2881.3亿元" in answer.text
