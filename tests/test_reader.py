@@ -217,6 +217,13 @@ def test_a_county_level_place_must_be_named_near_the_sentence():
     assert allowed(city, city_wide)  # a prefecture named elsewhere in the article is enough
 
 
+def test_a_documents_title_does_not_set_what_kind_of_question_it_is():
+    # 举措 in the title is no how-question: it asks who issued it
+    question = parse_question("《关于推动呼包鄂乌一体化发展若干举措的通知》是谁印发的？", KeywordTokenizer(), STATS)
+    assert question.kind == "entity"
+    assert parse_question("内蒙古采取了哪些举措推动一体化？", KeywordTokenizer(), STATS).kind == "how"
+
+
 def test_a_division_named_in_full_is_a_place_whatever_jieba_tags_it():
     # jieba tags 吴忠市 as a person's name
     assert parse_question("宁夏吴忠市有研发活动的规上工业企业占比是多少？", KeywordTokenizer(), STATS).required_places == ("吴忠",)

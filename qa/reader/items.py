@@ -19,7 +19,8 @@ MAX_ITEM_CHARS = 40  # a longer enumerated sentence contributes its first clause
 def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tuple[AnswerItem, ...]:
     """The article's enumerated measures when a how-question, or one that asks for several measures or aspects
     ('从哪五个方面…', '有哪几项举措'), is about the article as a whole — its title states the question at least as fully
-    as the best sentence does, or that sentence announces them — else (). Not for other questions: measured on
+    as the best sentence does and no one measure's lead does as fully ('…如何优化科技计划体系布局？' asks about
+    '一是优化科技计划体系布局机制'), or that sentence announces them — else (). Not for other questions: measured on
     the held-out questions, the lists given to them ('…是谁写的？', '…印发了什么文件？' against an article that
     enumerates its measures) were right 2 times in 15."""
     if question.kind != "how" and not _ASKS_FOR_SEVERAL_RE.search(question.text):
@@ -37,6 +38,8 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
     # The rest of the same enumeration, wherever retrieval did not reach it ('五是…' two paragraphs on).
     shape = _shape(min(found, key=lambda sentence: sentence.start).text)
     leads.update({start: (start, end) for start, end in sentence_spans(article.text) if _shape(article.text[start:end]) == shape})
+    if not announces and any(_coverage(question, article.text[a:b], ()) >= title_coverage for a, b in leads.values()):
+        return ()  # one measure's lead states the question as fully as the title: it asks about that measure
     items, used = [], 0
     for _, (start, end) in sorted(leads.items()):
         if end - start > MAX_ITEM_CHARS:

@@ -51,9 +51,13 @@ class Question:
         return specific or self.places
 
 
+_BOOK_TITLE_RE = re.compile(r"《[^》]*》")
+
+
 def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> Question:
     words = lexicon()
-    kind = next((name for name, cue in words.kinds if cue.search(text)), "other")
+    unquoted = _BOOK_TITLE_RE.sub("《》", text)  # a document's title says nothing of what is asked: '…若干举措的通知》是谁印发的'
+    kind = next((name for name, cue in words.kinds if cue.search(unquoted)), "other")
     places: dict[str, None] = {}
     for word, tag in tokenizer.tagged(text):
         stem = place_stem(word)
