@@ -378,6 +378,21 @@ def test_a_tree_model_walks_each_tree_and_sums_its_leaves():
     assert TreeModel.from_json(json.loads(json.dumps(model.to_json()))).scores(rows).tolist() == model.scores(rows).tolist()
 
 
+@pytest.mark.parametrize("damage", [
+    lambda tree: tree["left"].__setitem__(0, 99),  # a child outside the tree
+    lambda tree: tree["right"].__setitem__(0, -1),  # half a split
+    lambda tree: tree["feature"].__setitem__(0, 999),  # a feature the model does not have
+    lambda tree: tree["value"].__setitem__(1, float("nan")),
+])
+def test_a_damaged_tree_fails_at_load(tmp_path, damage):
+    data = load_weights().to_json()
+    damage(data["span"]["trees"][0])
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ReaderUnavailable):
+        load_weights(path)
+
+
 def test_the_committed_span_model_survives_its_json():
     weights = load_weights()
     again = Weights.from_json(json.loads(json.dumps(weights.to_json())))

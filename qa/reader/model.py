@@ -117,9 +117,25 @@ class TreeModel:
         def table(key: str, pad, dtype) -> np.ndarray:
             return np.array([tree[key] + [pad] * (nodes - len(tree[key])) for tree in trees], dtype=dtype)
 
-        return cls(tuple(data["features"]), table("feature", 0, np.int64), table("threshold", 0.0, np.float32),
-                   table("left", -2, np.int64), table("right", -2, np.int64), table("value", 0.0, np.float64),
-                   float(data["rate"]), float(data["base"]))
+        model = cls(tuple(data["features"]), table("feature", 0, np.int64), table("threshold", 0.0, np.float32),
+                    table("left", -2, np.int64), table("right", -2, np.int64), table("value", 0.0, np.float64),
+                    float(data["rate"]), float(data["base"]))
+        model.check()
+        return model
+
+    def check(self) -> None:
+        """ValueError unless every tree is well formed: children inside the tree (or −1 at a leaf, both at once),
+        a known feature at every split, finite numbers — so a damaged file fails at load, not at a question."""
+        sizes = (self.left != -2).sum(axis=1)
+        for t, size in enumerate(sizes):
+            left, right, feature = self.left[t, :size], self.right[t, :size], self.feature[t, :size]
+            split = left >= 0
+            if (not size or ((left == -1) != (right == -1)).any() or (left < -1).any() or (right < -1).any()
+                    or (left >= size).any() or (right >= size).any()
+                    or (feature[split] < 0).any() or (feature[split] >= len(self.features)).any()):
+                raise ValueError(f"tree {t} is not well formed")
+        if not (np.isfinite(self.value).all() and np.isfinite(self.threshold).all() and np.isfinite([self.rate, self.base]).all()):
+            raise ValueError("the trees hold numbers that are not finite")
 
 
 def model_from_json(data: dict) -> "LinearModel | TreeModel":
