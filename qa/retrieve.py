@@ -158,7 +158,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
     # the passage holding the answer is not always retrieved when its article is (cross-validated: answer
     # +1.5 points, tight +1.4, for a few more candidates; every sentence of the article instead: +0.8, and more
     # unanswerable questions answered).
-    level = float(np.quantile(everywhere[sorted(chosen)], TOP_ARTICLE_QUANTILE))
+    level = float(np.quantile(everywhere[list(chosen)], TOP_ARTICLE_QUANTILE))
     for row in snapshot.sentence_rows.get(hits[0].chunk.article_id, range(0)):
         if row not in chosen and everywhere[row] >= level:
             chosen[row] = (len(hits) + 1, hits[0], True)

@@ -154,9 +154,14 @@ def places_near(p: Pair) -> float:
     places = p.question.required_places
     if not places:
         return 1.0
-    sentence, candidate = p.candidate.sentence, p.candidate
-    near = " ".join((sentence.text, sentence.heading, sentence.lead, candidate.previous, candidate.article.title))
+    near = near_text(p.candidate)
     return sum(place in near for place in places) / len(places)
+
+
+def near_text(candidate: Candidate) -> str:
+    """What a sentence is read with: itself, its heading, lead and previous sentence, and the article's title."""
+    sentence = candidate.sentence
+    return " ".join((sentence.text, sentence.heading, sentence.lead, candidate.previous, candidate.article.title))
 
 
 def _unit_match(p: Pair) -> float:

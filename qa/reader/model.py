@@ -111,15 +111,19 @@ class TreeModel:
 
     @classmethod
     def from_json(cls, data: dict) -> "TreeModel":
-        trees = data["trees"]
+        return cls.from_trees(tuple(data["features"]), data["trees"], float(data["rate"]), float(data["base"]))
+
+    @classmethod
+    def from_trees(cls, features: tuple[str, ...], trees: list[dict], rate: float, base: float) -> "TreeModel":
+        """From one {feature, threshold, left, right, value} list per tree, padded to one shape and checked."""
         nodes = max(len(tree["left"]) for tree in trees)
 
         def table(key: str, pad, dtype) -> np.ndarray:
-            return np.array([tree[key] + [pad] * (nodes - len(tree[key])) for tree in trees], dtype=dtype)
+            return np.array([list(tree[key]) + [pad] * (nodes - len(tree[key])) for tree in trees], dtype=dtype)
 
-        model = cls(tuple(data["features"]), table("feature", 0, np.int64), table("threshold", 0.0, np.float32),
+        model = cls(features, table("feature", 0, np.int64), table("threshold", 0.0, np.float32),
                     table("left", -2, np.int64), table("right", -2, np.int64), table("value", 0.0, np.float64),
-                    float(data["rate"]), float(data["base"]))
+                    rate, base)
         model.check()
         return model
 

@@ -17,7 +17,7 @@ from ..retrieve import Candidate
 from ..schema import Answer, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
-from .features import Pair, _figures, pairs, unit_matches, vector
+from .features import Pair, _figures, near_text, pairs, unit_matches, vector
 from .gazetteer import county_names
 from .items import enumerated_items
 from .model import Weights
@@ -65,16 +65,10 @@ def allowed(question: Question, candidate: Candidate) -> bool:
         named = [_names(candidate.article, p) for p in places]
         if not (any(named) if question.places_any else all(named)):
             return False
-    if any(p in county_names() and not _named_near(candidate, p) for p in places):
+    counties = [p for p in places if p in county_names()]
+    if counties and not all(p in near_text(candidate) for p in counties):  # not only elsewhere in the article
         return False
     return not conflicts(question.period, candidate.sentence.in_force)
-
-
-def _named_near(candidate: Candidate, place: str) -> bool:
-    """The sentence, its heading, lead, previous sentence or the article's title names the place."""
-    sentence = candidate.sentence
-    return any(place in text for text in (sentence.text, sentence.heading, sentence.lead, candidate.previous,
-                                            candidate.article.title))
 
 
 def _names(article, place: str) -> bool:

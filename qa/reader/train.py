@@ -179,17 +179,9 @@ def fit_span_model(examples: list[Example]) -> TreeModel:
 
 def tree_model(boosted, names: tuple[str, ...], rows: np.ndarray) -> TreeModel:
     """The fitted trees as node tables; checked to score `rows` as scikit-learn does."""
-    trees = [estimator.tree_ for estimator in boosted.estimators_[:, 0]]
-    nodes = max(tree.node_count for tree in trees)
-
-    def table(values, pad, dtype) -> np.ndarray:
-        return np.array([list(v) + [pad] * (nodes - len(v)) for v in values], dtype=dtype)
-
-    rate = float(boosted.learning_rate)
-    value = table([tree.value[:, 0, 0] for tree in trees], 0.0, np.float64)
-    model = TreeModel(names, table([t.feature for t in trees], 0, np.int64), table([t.threshold for t in trees], 0.0, np.float32),
-                      table([t.children_left for t in trees], -2, np.int64), table([t.children_right for t in trees], -2, np.int64),
-                      value, rate, 0.0)
+    trees = [{"feature": t.feature, "threshold": t.threshold, "left": t.children_left, "right": t.children_right,
+              "value": t.value[:, 0, 0]} for t in (estimator.tree_ for estimator in boosted.estimators_[:, 0])]
+    model = TreeModel.from_trees(names, trees, float(boosted.learning_rate), 0.0)
     expected = boosted.decision_function(rows)
     model = replace(model, base=float(np.median(expected - model.scores(rows))))
     if not np.allclose(model.scores(rows), expected, atol=1e-6):
