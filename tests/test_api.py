@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -706,6 +707,9 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
     class Server:
         def run(self):
             started.append("run")
+            intervals.append(sys.getswitchinterval())
+
+    intervals, before = [], sys.getswitchinterval()
 
     def create_server(app, **options):
         started.append(("waitress", app, options))
@@ -723,6 +727,8 @@ def test_serve_uses_waitress_or_the_debug_server(api_settings, fake_engine, monk
         assert options["channel_timeout"] == qa.http.app.WAITRESS["channel_timeout"]
         assert 64 <= options["connection_limit"] <= qa.http.app.WAITRESS["connection_limit"]
         assert rest == ["run"]  # ready is said once the socket is bound, before serving
+        assert intervals == [qa.http.app.SWITCH_INTERVAL_SECONDS]  # shorter GIL turns while serving…
+        assert sys.getswitchinterval() == before  # …and the process's own setting back afterwards
         assert not (api_settings.index_dir / "server.json").exists()  # its record goes when the server stops
     assert ready == ["http://0.0.0.0:8123/"]
     assert app.config["LOG_REQUESTS"] is True
