@@ -20,6 +20,7 @@ from qa.keywords import KeywordTokenizer
 from qa.periods import agrees, conflicts, find_period, period_label
 from qa.reader import ReaderUnavailable, load_weights, parse_question
 from qa.reader.gold import gold_articles, holds_answer
+from qa.reader.features import _figures
 from qa.reader.model import LinearModel, TreeModel, Weights
 from qa.reader.question import resolve_follow_up, visible_text
 from qa.reader.read import allowed, read
@@ -203,6 +204,28 @@ def test_place_and_period_named_in_the_question_are_hard_constraints():
     assert not allowed(question, of_2022)  # another year
     assert allowed(question, undated)  # no year stated: the model weighs it
     assert not allowed(question, elsewhere)  # the article never names 宜昌
+
+
+def test_a_figure_asked_for_in_a_unit_needs_a_sentence_that_states_one():
+    question = parse_question("宜昌市成果转化中试基地服务了多少家企业？", KeywordTokenizer(), STATS)
+    assert question.kind == "number" and question.unit == "家"
+    restates = _candidate("宜昌市成果转化中试基地为企业提供中试服务。", "湖北宜昌：聚力新型研发平台建设", Period())
+    states = replace(restates, sentence=replace(restates.sentence, text="全年服务企业400余家。"))
+    assert not allowed(question, restates)  # no figure: it cannot hold the number asked for
+    assert allowed(question, states)
+    how = parse_question("宜昌市是怎样建设成果转化中试基地的？", KeywordTokenizer(), STATS)
+    assert allowed(how, restates)  # only a figure asked for needs one
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("全年服务企业400余家。", ("400余家",)),  # '余' / '多' before the unit keep the unit
+    ("已孵化200 余家企业，引进1000多万元。", ("200 余家", "1000多万元")),
+    ("增长12.5%，排名第3位。", ("12.5%", "3位")),
+    ("2023 年新增高企。", ()),  # a year is no figure
+    ("多家企业参与。", ()),
+])
+def test_figures_keep_their_units(text, figures):
+    assert _figures(text) == figures
 
 
 def test_a_county_level_place_must_be_named_near_the_sentence():

@@ -30,7 +30,8 @@ def lexicon() -> Lexicon:
     units = data["number_units"]
     number = re.compile(
         r"(?:约|近|超|逾|超过|突破)?\d[\d,.]*(?:\s*[—~～\-]\s*\d[\d,.]*)?\s*"
-        rf"(?:%|‰|万亿|亿|万|千|百)?(?:{data['money_units']}|{units})?(?:以上|左右|余)?"
+        rf"(?:(?:余|多)\s*(?=万|亿|千|百))?(?:%|‰|万亿|亿|万|千|百)?(?:(?:余|多)\s*(?={units}))?"
+        rf"(?:{data['money_units']}|{units})?(?:以上|左右|余)?"
         rf"|(?<!第){data['written_counts']}"
     )
     return Lexicon(
