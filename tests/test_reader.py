@@ -24,6 +24,7 @@ from qa.reader.features import _figures
 from qa.reader.model import LinearModel, TreeModel, Weights
 from qa.reader.question import resolve_follow_up, visible_text
 from qa.reader.read import allowed, read
+from qa.reader.spans import span_pairs
 from qa.reader.train import WORDS
 from qa.schema import Article, Period
 from qa.sentences import TermStats, article_sentences, term_stats
@@ -215,6 +216,18 @@ def test_a_figure_asked_for_in_a_unit_needs_a_sentence_that_states_one():
     assert allowed(question, states)
     how = parse_question("宜昌市是怎样建设成果转化中试基地的？", KeywordTokenizer(), STATS)
     assert allowed(how, restates)  # only a figure asked for needs one
+
+
+def test_for_a_figure_asked_for_only_the_windows_that_state_one_compete():
+    text = "宜昌市共建有成果转化中试基地10个，全年实现中试服务700多次，服务企业400余家。"
+    candidate = _candidate(text, "湖北宜昌：聚力新型研发平台建设", Period())
+    asked = parse_question("宜昌市中试基地一年做了多少次中试服务？", KeywordTokenizer(), STATS)
+    windows = [p.window.text for p in span_pairs(asked, candidate)]
+    assert windows and all("700多次" in w for w in windows)
+    how = parse_question("宜昌市是怎样建设中试基地的？", KeywordTokenizer(), STATS)
+    assert "宜昌市共建有成果转化中试基地10个" in [p.window.text for p in span_pairs(how, candidate)]
+    none = parse_question("宜昌市中试基地有多少名专家？", KeywordTokenizer(), STATS)  # no window in 名: all of them
+    assert len(span_pairs(none, candidate)) == len(span_pairs(how, candidate))
 
 
 @pytest.mark.parametrize("text, figures", [

@@ -106,6 +106,17 @@ class SpanPair:
 
 
 def span_pairs(question: Question, candidate: Candidate) -> list[SpanPair]:
+    """The windows of the candidate sentence, seen against the question. For a figure asked for in a unit, only
+    the windows that state one in that unit, when some do (a clause restating the question is no answer to
+    '多少家'; LOBO tight 70.4 → 71.1 %, precision@0.8 91.5 → 92.5 %)."""
+    found = _span_pairs(question, candidate)
+    if question.kind == "number" and question.unit not in (None, "rank"):
+        holding = [p for p in found if any(unit_matches(question, figure) for figure in p.figures)]
+        return holding or found
+    return found
+
+
+def _span_pairs(question: Question, candidate: Candidate) -> list[SpanPair]:
     sentence, text = candidate.sentence, candidate.article.text
     sentence_coverage = _coverage(question, sentence.text, sentence.tokens)
     spans = windows(candidate)
