@@ -230,6 +230,18 @@ def test_for_a_figure_asked_for_only_the_windows_that_state_one_compete():
     assert len(span_pairs(none, candidate)) == len(span_pairs(how, candidate))
 
 
+def test_a_how_question_is_not_answered_by_the_clause_that_restates_it():
+    text = "为提高高校院所专利申请的效率，开展专利申请前评估工作，帮助科研人员节约时间成本。"
+    candidate = _candidate(text, "陕西西安：推进科技成果转化", Period())
+    stats = TermStats(100, 10.0, {"专利": 5, "申请": 10, "效率": 10, "评估": 5})
+    how = parse_question("西安是怎样提高高校院所专利申请的效率的？", KeywordTokenizer(), stats)
+    windows = [p.window.text for p in span_pairs(how, candidate)]
+    assert "为提高高校院所专利申请的效率" not in windows  # alone it restates the question
+    assert "开展专利申请前评估工作" in windows
+    which = parse_question("西安提高了什么的效率？", KeywordTokenizer(), stats)
+    assert "为提高高校院所专利申请的效率" in [p.window.text for p in span_pairs(which, candidate)]
+
+
 @pytest.mark.parametrize("text, figures", [
     ("全年服务企业400余家。", ("400余家",)),  # '余' / '多' before the unit keep the unit
     ("已孵化200 余家企业，引进1000多万元。", ("200 余家", "1000多万元")),
