@@ -25,7 +25,7 @@ def _whole_number(env: os._Environ | dict, key: str, default: int, minimum: int 
     if not text.isdigit() or int(text) < minimum or int(text) > 64:
         from .errors import BadSetting
 
-        raise BadSetting(f"{key} must be a whole number from {minimum} to 64, not {text!r}")
+        raise BadSetting(f"{key} 应为 {minimum} 到 64 之间的整数，而不是 {text!r}")
     return int(text)
 
 
@@ -67,7 +67,7 @@ class Settings:
         if values["runtime"] not in RUNTIMES:
             from .errors import BadSetting
 
-            raise BadSetting(f"QA_EMBED_RUNTIME must be one of {', '.join(RUNTIMES)}, not {values['runtime']!r}")
+            raise BadSetting(f"QA_EMBED_RUNTIME 应为 {'、'.join(RUNTIMES)} 之一，而不是 {values['runtime']!r}")
         return cls(**values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> "Settings":

@@ -103,8 +103,8 @@ def _pooling(model_dir: Path) -> str:
         "cls" if config.get("pooling_mode_cls_token") else "mean" if config.get("pooling_mode_mean_tokens") else None
     )
     if mode not in ("mean", "cls") or config.get("include_prompt", True) is False:
-        raise ModelUnavailable(f"{model_dir}: pooling {mode!r} is not supported by the ONNX runtime; "
-                               "set QA_EMBED_RUNTIME=torch")
+        raise ModelUnavailable(f"{model_dir}：ONNX 运行时不支持池化方式 {mode!r}；"
+                               "请设置 QA_EMBED_RUNTIME=torch")
     return mode
 
 
@@ -121,7 +121,7 @@ def _session(model: Path, threads: int):
         # From the path, not from bytes: onnxruntime then keeps ~110 MB less resident.
         return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
-        raise ModelUnavailable(f"onnxruntime cannot load {model}: {exc}") from exc
+        raise ModelUnavailable(f"onnxruntime 无法加载 {model}：{exc}") from exc
 
 
 class OnnxEmbedder:

@@ -204,9 +204,9 @@ def load_weights(path: Path | None = None) -> Weights:
     try:
         weights = Weights.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReaderUnavailable(f"cannot read the reader weights {path}: {exc}; run `qa train`") from None
+        raise ReaderUnavailable(f"无法读取阅读模型的权重 {path}：{exc}；请运行 qa train") from None
     for model, names in ((weights.sentence, FEATURE_NAMES), (weights.span, SPAN_FEATURE_NAMES),
                          (weights.answer, ANSWER_FEATURE_NAMES), (weights.answerable, ANSWER_FEATURE_NAMES)):
         if model.features != names:
-            raise ReaderUnavailable(f"the reader weights {path} were trained on other features; run `qa train`")
+            raise ReaderUnavailable(f"阅读模型的权重 {path} 是用另一组特征训练的；请运行 qa train")
     return weights
