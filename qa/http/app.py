@@ -121,14 +121,14 @@ def serve(
     # under ordinary load (more clients than threads), in English; the queue is measured by the benchmark instead.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = make_server(app, host, port, settings.serve_threads)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     logger.info("服务地址 %s", url)
     record = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     write_server_record(settings.index_dir, record)  # lets `qa ask` use this server, and builds give way to it
     if on_ready:
         on_ready(url)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` (and systemd) stop it like Ctrl-C
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -136,6 +136,11 @@ def unit_matches(question: Question, figure: str) -> bool:
     return any(figure.endswith(u) for u in lexicon().unit_groups.get(unit, {unit}))
 
 
+def states_unit(question: Question, figures) -> bool:
+    """Is one of `figures` in the unit the question asks for?"""
+    return any(unit_matches(question, figure) for figure in figures)
+
+
 def _has_rank(text: str) -> bool:
     return bool(re.search(r"第\s*[\d一二三四五六七八九十]+\s*(?:位|名)?", text)) and bool(re.search(r"[居列排位名]", text))
 
@@ -169,7 +174,7 @@ def _unit_match(p: Pair) -> float:
         return 0.0
     if p.question.unit == "rank":
         return float(_has_rank(p.candidate.sentence.text))
-    return float(any(unit_matches(p.question, figure) for figure in p.numbers))
+    return float(states_unit(p.question, p.numbers))
 
 
 def _entity_cue(p: Pair) -> float:

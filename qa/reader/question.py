@@ -13,7 +13,7 @@ from ..keywords import PLACE_SUFFIX, KeywordTokenizer, place_stem
 from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
-from .gazetteer import division_names, is_place
+from .gazetteer import county_names, division_names, is_place
 from .lexicon import lexicon
 
 _COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同")
@@ -49,6 +49,16 @@ class Question:
         words = lexicon()
         specific = tuple(p for p in self.places if p not in words.provinces)
         return specific or self.places
+
+    @cached_property
+    def required_counties(self) -> tuple[str, ...]:
+        """The county-level places among them ('集美区', '红安县'): named near the sentence, not only in its article."""
+        return tuple(p for p in self.required_places if p in county_names())
+
+    @property
+    def asks_figure_in_unit(self) -> bool:
+        """A figure asked for in a unit ('多少家', '比例', money); a rank is left out (it may be written '第十')."""
+        return self.kind == "number" and self.unit not in (None, "rank")
 
 
 _BOOK_TITLE_RE = re.compile(r"《[^》]*》")

@@ -17,8 +17,7 @@ from ..retrieve import Candidate
 from ..schema import Answer, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
-from .features import Pair, _figures, near_text, pairs, unit_matches, vector
-from .gazetteer import county_names
+from .features import Pair, _figures, near_text, pairs, states_unit, vector
 from .items import enumerated_items
 from .model import Weights
 from .question import Question
@@ -67,10 +66,10 @@ def allowed(question: Question, candidate: Candidate) -> bool:
         named = [_names(candidate.article, p) for p in places]
         if not (any(named) if question.places_any else all(named)):
             return False
-    counties = [p for p in places if p in county_names()]
+    counties = question.required_counties
     if counties and not all(p in near_text(candidate) for p in counties):  # not only elsewhere in the article
         return False
-    if question.kind == "number" and question.unit not in (None, "rank") and not _figures(candidate.sentence.text):
+    if question.asks_figure_in_unit and not _figures(candidate.sentence.text):
         return False
     return not conflicts(question.period, candidate.sentence.in_force)
 
@@ -109,7 +108,7 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
 
 
 def _holds_asked_figure(question: Question, text: str) -> bool:
-    return question.kind == "number" and any(unit_matches(question, figure) for figure in _figures(text))
+    return question.kind == "number" and states_unit(question, _figures(text))
 
 
 def _window(candidate: Candidate, windows: list[Window], probabilities: np.ndarray, kind: str) -> tuple[Window, float]:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..chunking import sentence_spans
 from ..retrieve import Candidate
-from .features import _coverage, _figures, unit_matches
+from .features import _coverage, _figures, states_unit, unit_matches
 from .lexicon import lexicon
 from .question import Question
 
@@ -111,8 +111,8 @@ def span_pairs(question: Question, candidate: Candidate) -> list[SpanPair]:
     '多少家'; LOBO tight 70.4 → 71.1 %, precision@0.8 91.5 → 92.5 %). For a how-question, not the clause that
     states most of the question on its own (how-questions answered 76.0 → 78.8 %)."""
     found = _span_pairs(question, candidate)
-    if question.kind == "number" and question.unit not in (None, "rank"):
-        holding = [p for p in found if any(unit_matches(question, figure) for figure in p.figures)]
+    if question.asks_figure_in_unit:
+        holding = [p for p in found if states_unit(question, p.figures)]
         return holding or found
     if question.kind == "how":  # the clause stating most of the question, alone, restates it: the measure is elsewhere
         answering = [p for p in found if not (p.window.clauses == 1 and p.window.span[0] == p.echo and p.coverage > 0)]
@@ -206,7 +206,7 @@ SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
     ("number", _kind_cue("number", lambda p: float(bool(p.figures)))),
     ("term_then_figure", _kind_cue("number", _term_then_figure)),
     ("reaches_figure", _kind_cue("number", _reaches_figure)),
-    ("unit_match", _kind_cue("number", lambda p: float(any(unit_matches(p.question, f) for f in p.figures)))),
+    ("unit_match", _kind_cue("number", lambda p: float(states_unit(p.question, p.figures)))),
     ("rank", _kind_cue("number", lambda p: float(p.question.unit == "rank" and bool(re.search(r"第\s*[\d一二三四五六七八九十]+", p.window.text))))),
     ("list", lambda p: min(p.window.text.count("、"), 4) / 4),
     ("quoted", lambda p: float("“" in p.window.text or "《" in p.window.text)),
