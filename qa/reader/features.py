@@ -133,12 +133,38 @@ def unit_matches(question: Question, figure: str) -> bool:
         return False  # ranks are '第3位': see _has_rank
     if unit == "money":
         return bool(lexicon().money.search(figure))
-    return any(figure.endswith(u) for u in lexicon().unit_groups.get(unit, {unit}))
+    return figure_unit(figure) in lexicon().unit_groups.get(unit, {unit})
+
+
+_QUALIFIER_TAIL_RE = re.compile(r"\s*(?:以上|左右|余)$")
+
+
+def figure_unit(figure: str) -> str | None:
+    """The counting unit a figure is stated in: the longest one it ends with ('682人次' is in 人次, not 次)."""
+    bare = _QUALIFIER_TAIL_RE.sub("", figure)
+    return next((u for u in lexicon().counting_units if bare.endswith(u)), None)
 
 
 def states_unit(question: Question, figures) -> bool:
     """Is one of `figures` in the unit the question asks for?"""
     return any(unit_matches(question, figure) for figure in figures)
+
+
+_LABEL_START_RE = re.compile(r".*(?:[，,；;、：:。]|其中)")
+
+
+def label_coverage(question: Question, text: str, figures: tuple[str, ...]) -> float:
+    """How much of the question the words naming a figure state: the text from the last break (or '其中') before a
+    figure in the asked unit ('全省有创新型县市50家，其中国家级7家、省级43家': '省级' names 43家)."""
+    best = 0.0
+    for match in lexicon().number.finditer(text):
+        figure = match.group(0).strip()
+        if figure not in figures or (question.unit not in (None, "rank") and not unit_matches(question, figure)):
+            continue
+        before = text[: match.start()]
+        opening = _LABEL_START_RE.match(before)
+        best = max(best, _coverage(question, before[opening.end():] if opening else before, ()))
+    return best
 
 
 def _has_rank(text: str) -> bool:

@@ -22,6 +22,7 @@ class Lexicon:
     measure_verbs: re.Pattern
     stop_terms: frozenset[str]
     unit_groups: dict[str, frozenset[str]]  # a counting unit → the units a text may use for it
+    counting_units: tuple[str, ...]  # every counting unit, longest first ('人次' before '次')
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +47,8 @@ def lexicon() -> Lexicon:
         measure_verbs=re.compile(data["measure_verbs"]),
         stop_terms=frozenset(data["stop_terms"]),
         unit_groups=_unit_groups(data["unit_groups"]),
+        counting_units=tuple(sorted(set(units.split("|")) | {u for group in data["unit_groups"] for u in group},
+                                    key=lambda u: (-len(u), u))),
     )
 
 

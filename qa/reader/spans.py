@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..chunking import sentence_spans
 from ..retrieve import Candidate
-from .features import _coverage, _figures, states_unit, unit_matches
+from .features import _coverage, _figures, label_coverage, states_unit, unit_matches
 from .lexicon import lexicon
 from .question import Question
 
@@ -205,6 +205,7 @@ SPAN_FEATURES: tuple[tuple[str, Callable[[SpanPair], float]], ...] = (
     ("whole", lambda p: float(p.window.first and p.window.last)),
     ("number", _kind_cue("number", lambda p: float(bool(p.figures)))),
     ("term_then_figure", _kind_cue("number", _term_then_figure)),
+    ("label_coverage", _kind_cue("number", lambda p: label_coverage(p.question, p.window.text, p.figures))),
     ("reaches_figure", _kind_cue("number", _reaches_figure)),
     ("unit_match", _kind_cue("number", lambda p: float(states_unit(p.question, p.figures)))),
     ("rank", _kind_cue("number", lambda p: float(p.question.unit == "rank" and bool(re.search(r"第\s*[\d一二三四五六七八九十]+", p.window.text))))),
