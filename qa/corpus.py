@@ -16,7 +16,7 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 8  # 8: a long title is not cut into 8-character keyword pieces; 7: months in words (前七个月, 1到4月) and split years (202 3年); bump when parsing or period reading changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 9  # 9: a stretch of years (2012—2021年, 2019年以来) read as one; 8: a long title is not cut into 8-character keyword pieces; 7: months in words (前七个月, 1到4月) and split years (202 3年); bump when parsing or period reading changes, so `qa build` re-parses unchanged files
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"

@@ -38,6 +38,7 @@ _PARTS = (
     ("end", re.compile(r"年底|年末|年终")),
     ("year", re.compile(r"全年|全年度|整年")),
 )
+SPAN = "span"  # the part of a Period that is a stretch of years ('2012—2021年', '2019年以来', '十四五')
 _PART_PREFERENCE = ("Q1-3", "H1", "H2", "Q1", "Q2", "Q3", "Q4", "M", "M1", "end", "year")
 
 
@@ -78,21 +79,30 @@ def find_period(text: str, base_year: int | None = None) -> Period:
     """The period a text states (empty Period if none). `base_year` resolves 今年/去年."""
     text = _SPACED_YEAR_RE.sub(lambda m: re.sub(r"\s", "", m.group(0)), _ISSUE_LABEL_RE.sub("", text))
     years: set[int] = set()
-    for first, last in _YEAR_RANGE_RE.findall(text):
-        if int(first) <= int(last) <= int(first) + 30:
-            years.update(range(int(first), int(last) + 1))
-    for (since,) in (m.groups() for m in _YEAR_SINCE_RE.finditer(text)):
-        end = max(base_year or int(since), int(since))
-        years.update(range(int(since), end + 1))
-    years.update(int(y) for y in _YEAR_RE.findall(text))
-    years.update(int(y) for y in _BARE_YEAR_RE.findall(text))
-    for plan in _FIVE_YEAR_PLAN_RE.findall(text):
-        start = {"三": 2016, "四": 2021, "五": 2026}[plan]
+    spans: list[tuple[int, int]] = []  # where several years are named as one stretch of time
+    for match in _YEAR_RANGE_RE.finditer(text):
+        first, last = map(int, match.groups())
+        if first <= last <= first + 30:
+            years.update(range(first, last + 1))
+            spans.append(match.span())
+    for match in _YEAR_SINCE_RE.finditer(text):
+        since = int(match.group(1))
+        years.update(range(since, max(base_year or since, since) + 1))
+        spans.append(match.span())
+    for match in _FIVE_YEAR_PLAN_RE.finditer(text):
+        start = {"三": 2016, "四": 2021, "五": 2026}[match.group(1)]
         years.update(range(start, start + 5))
-    if base_year is not None:
-        for word in _RELATIVE_RE.findall(text):
-            years.add(base_year + {"今年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}[word])
-    return Period(frozenset(years), _part(text))
+        spans.append(match.span())
+    single = [int(m.group(1)) for pattern in (_YEAR_RE, _BARE_YEAR_RE) for m in pattern.finditer(text)
+              if not any(a <= m.start() < b for a, b in spans)]
+    years.update(single)
+    relative = _RELATIVE_RE.findall(text) if base_year is not None else []
+    for word in relative:
+        years.add(base_year + {"今年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}[word])
+    part = _part(text)
+    if part is None and spans and not single and not relative and len(years) > 1:
+        part = SPAN  # '2012—2021年，…总计超76万项': a total over the years, no one year's figure
+    return Period(frozenset(years), part)
 
 
 def _part(text: str) -> str | None:
@@ -131,10 +141,13 @@ def _cn_number(text: str) -> int:
 
 
 def conflicts(asked: Period, stated: Period) -> bool:
-    """True when a statement is about another period than the one asked: other years, or the
-    same year but another part of it. Nothing stated is no conflict (the reader weighs that)."""
+    """True when a statement is about another period than the one asked: other years, the same
+    year but another part of it, or a stretch of years around the ones asked ('2012—2021年' for
+    '2020年'). Nothing stated is no conflict (the reader weighs that)."""
     if asked.years and stated.years and not asked.years & stated.years:
         return True
+    if stated.part == SPAN:
+        return bool(asked.years) and not stated.years <= asked.years
     if asked.part and stated.part and asked.part != stated.part:
         return not (asked.part == "end" or stated.part == "end")
     if asked.years and not asked.part and stated.part not in _WHOLE_YEAR:

@@ -42,8 +42,10 @@ STATS = TermStats(100, 10.0, {"技术": 40, "合同": 30, "成交额": 20, "孵�
         ("截至2022年底，全市", {2022}, "end"),
         ("淮南市2023年1—4月输出技术合同", {2023}, "M1-4"),
         ("2023年二季度新增项目", {2023}, "Q2"),
-        ("2021—2023年累计", {2021, 2022, 2023}, None),
-        ("“十四五”期间", {2021, 2022, 2023, 2024, 2025}, None),
+        ("2021—2023年累计", {2021, 2022, 2023}, "span"),  # a stretch of years
+        ("“十四五”期间", {2021, 2022, 2023, 2024, 2025}, "span"),
+        ("2021年7005.7亿元，是2012年的2.8倍", {2012, 2021}, None),  # two years, no stretch
+        ("自2019年以来，2023年新增100家", {2019, 2023}, None),  # and one year of it (no issue year to end at)
         ("2023年第6期里介绍宜昌的文章", set(), None),  # an issue label is not a period
         ("上半年", set(), "H1"),
         ("2022年全年吸纳技术合同", {2022}, "year"),
@@ -85,6 +87,11 @@ def test_period_conflicts_and_agreement():
     assert not conflicts(asked, Period(frozenset({2023}), "end")) and not conflicts(asked, Period(frozenset({2023}), "year"))
     assert not conflicts(asked, Period(frozenset({2022, 2023}), "H1"))
     assert period_label(Period(frozenset({2012, 2021}))) == "2012年、2021年"  # not the range between them
+    # a total over a stretch of years is no one year's figure, nor the figure of a shorter stretch
+    stretch = find_period("2012—2021年，全市认定登记技术合同总计超76万项")
+    assert conflicts(Period(frozenset({2020})), stretch) and conflicts(find_period("2019—2021年"), stretch)
+    assert not conflicts(find_period("2012—2021年"), stretch) and not conflicts(Period(), stretch)
+    assert period_label(stretch) == "2012—2021年"
 
 
 def test_the_other_period_is_the_one_its_quoted_words_open_with():
@@ -183,6 +190,18 @@ def test_a_city_implies_its_province_and_and_joins_places():
     assert both.required_places == ("宜昌",)
     joined = parse_question("黄山和淮南都推出了什么计划？", tokenizer, STATS)
     assert joined.places_any and set(joined.required_places) == {"黄山", "淮南"}
+    two = parse_question("池州签约了多少个项目？淮南那边呢？", tokenizer, STATS)  # two questions, a place each
+    assert two.places_any and set(two.required_places) == {"池州", "淮南"}
+
+
+def test_a_common_word_with_a_place_stem_and_a_district_inside_a_district_are_not_places():
+    tokenizer = KeywordTokenizer()
+    assert parse_question("湖北挨着大城市的县怎么搞创新？", tokenizer, STATS).places == ("湖北",)  # 大城 is a 县
+    named = KeywordTokenizer(["海曙 ns", "白河市 ns", "白河 ns"])  # places the bulletins name
+    assert parse_question("海曙老城区的创新街区叫什么？", named, STATS).places == ("海曙",)  # its old town
+    assert set(parse_question("海曙区、江北区的研发投入是多少？", tokenizer, STATS).places) == {"海曙", "江北"}
+    # a bulletin's own city, though the table has only 白河县
+    assert parse_question("白河市的技术合同成交额是多少？", named, STATS).places == ("白河",)
 
 
 def _candidate(text: str, title: str, in_force: Period):

@@ -16,7 +16,7 @@ from ..sentences import TermStats
 from .gazetteer import county_names, division_names, is_place
 from .lexicon import lexicon
 
-_COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同")
+_COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同|[？?；;]")  # or two questions: '池州签约了多少？淮南呢？'
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WANTS_TITLE = re.compile(r"题目|标题|文章叫|篇名")
 
@@ -69,13 +69,20 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
     unquoted = _BOOK_TITLE_RE.sub("《》", text)  # a document's title says nothing of what is asked: '…若干举措的通知》是谁印发的'
     kind = next((name for name, cue in words.kinds if cue.search(unquoted)), "other")
     places: dict[str, None] = {}
+    last_county = ""  # '海曙老城区': a district has no districts, so one right after another names a part of it
     for word, tag in tokenizer.tagged(text):
         stem = place_stem(word)
+        county = stem in county_names()
+        if county and last_county and last_county + word in text:
+            last_county = ""
+            continue
         tagged_place = tag == "ns" and len(word) >= 2 and not {word, stem} & words.generic_regions
         district = tag.startswith("n") and words.district.fullmatch(word)  # jieba tags many districts as plain nouns
         division = word != stem and word in division_names()  # a division's full name, whatever the tag ('吴忠市' nr)
+        last_county = ""
         if division or ((tagged_place or district) and is_place(word, tokenizer.places)):  # not '上台', '城市'
             places[stem] = None
+            last_county = word if county else ""
     specific = [p for p in places if p not in words.provinces]
     ordered = specific + [p for p in places if p in words.provinces]
     period = find_period(text)
