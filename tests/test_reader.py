@@ -99,6 +99,8 @@ def test_the_other_period_is_the_one_its_quoted_words_open_with():
 
     in_force = Period(frozenset({2012, 2021}))
     assert _period_of("2021年，全市认定登记技术合同成交额7005.7亿元，是2012年的2.8倍。", in_force).years == {2021}
+    sentence = "2021年，全市认定登记技术合同成交额7005.7亿元，是2012年的2.8倍。"  # quoted without its opening clause
+    assert _period_of("全市认定登记技术合同成交额7005.7亿元，是2012年的2.8倍", in_force, sentence).years == {2021}
     assert _period_of("1-9月，全市吸纳技术合同成交额81.68亿元", Period(frozenset({2023}), "Q1-3")) == Period(
         frozenset({2023}), "Q1-3")
 

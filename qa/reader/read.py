@@ -249,18 +249,20 @@ def _other_period(question: Question, candidates: list[Candidate], stats: TermSt
     best = choice.reading.pair.candidate
     return PeriodNote(
         asked=period_label(question.period),
-        stated=period_label(_period_of(choice.window.text, best.sentence.in_force)),
+        stated=period_label(_period_of(choice.window.text, best.sentence.in_force, best.sentence.text)),
         text=choice.window.text,
         citation=citation_of(best.hit, best, choice.window.start, choice.window.end),
     )
 
 
-def _period_of(window: str, in_force: Period) -> Period:
+def _period_of(window: str, in_force: Period, sentence: str = "") -> Period:
     """The period of the quoted words: the years their opening clause names ('2021年，…7005.7亿元，是2012年的2.8倍'
-    is about 2021; later years are comparisons), else what is in force for its sentence."""
-    own = find_period(re.split(r"[，,；;]", window, maxsplit=1)[0])
-    if own.years:
-        return Period(own.years, own.part or (in_force.part if own.years <= in_force.years else None))
+    is about 2021; later years are comparisons), else those its sentence opens with (the words may leave the
+    sentence's '2021年，' out), else what is in force for its sentence."""
+    for text in (window, sentence):
+        own = find_period(re.split(r"[，,；;]", text, maxsplit=1)[0])
+        if own.years:
+            return Period(own.years, own.part or (in_force.part if own.years <= in_force.years else None))
     return in_force
 
 
