@@ -194,6 +194,9 @@ def test_a_city_implies_its_province_and_and_joins_places():
     assert joined.places_any and set(joined.required_places) == {"黄山", "淮南"}
     two = parse_question("池州签约了多少个项目？淮南那边呢？", tokenizer, STATS)  # two questions, a place each
     assert two.places_any and set(two.required_places) == {"池州", "淮南"}
+    three = parse_question("中国（安徽）交易会上，池州签约了多少个项目？淮南那边呢？", tokenizer, STATS)
+    assert three.places_any and set(three.required_places) == {"池州", "淮南"}
+    assert not parse_question("安徽池州签约了多少个项目？", tokenizer, STATS).places_any
 
 
 def test_a_common_word_with_a_place_stem_and_a_district_inside_a_district_are_not_places():

@@ -103,7 +103,7 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
         terms=terms,
         unknown_terms=frozenset(unknown),
         places=tuple(ordered),
-        places_any=bool(between and _COORDINATION.search(between)),
+        places_any=any(_COORDINATION.search(gap) for gap in between),
         period=period,
         unit=_asked_unit(text),
         wants_title=bool(_WANTS_TITLE.search(text)),
@@ -141,12 +141,10 @@ def _is_place_or_period(token: str, places: dict[str, None]) -> bool:
     return any(token in place or place in token for place in places) or bool(find_period(token))
 
 
-def _between_places(text: str, places: list[str]) -> str:
+def _between_places(text: str, places: list[str]) -> list[str]:
+    """The text between each place named and the next ('安徽…池州签约了多少？淮南呢': '…，' and '签约了多少？')."""
     positions = sorted((text.find(p), p) for p in places if p in text)
-    if len(positions) < 2:
-        return ""
-    (first, name), (second, _) = positions[0], positions[1]
-    return text[first + len(name) : second]
+    return [text[first + len(name) : second] for (first, name), (second, _) in zip(positions, positions[1:])]
 
 
 def _asked_unit(text: str) -> str | None:
