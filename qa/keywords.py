@@ -89,11 +89,6 @@ def article_places(article: Article) -> set[str]:
     return places
 
 
-def base_words() -> dict:
-    """jieba's own dictionary: word → frequency."""
-    return _base_dictionary()[0]
-
-
 @lru_cache(maxsize=1)
 def _base_dictionary() -> tuple[dict, int, dict]:
     """jieba's main dictionary and tag table, read once per process (~0.6 s, ~60 MB) and shared

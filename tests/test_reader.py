@@ -199,9 +199,14 @@ def test_a_city_implies_its_province_and_and_joins_places():
     assert not parse_question("安徽池州签约了多少个项目？", tokenizer, STATS).places_any
 
 
-def test_a_common_word_with_a_place_stem_and_a_district_inside_a_district_are_not_places():
+def test_a_county_name_beside_another_province_and_a_district_inside_a_district_are_not_places():
     tokenizer = KeywordTokenizer()
-    assert parse_question("湖北挨着大城市的县怎么搞创新？", tokenizer, STATS).places == ("湖北",)  # 大城 is a 县
+    assert parse_question("湖北挨着大城市的县怎么搞创新？", tokenizer, STATS).places == ("湖北",)  # 大城县 is 河北's
+    assert parse_question("宁夏新建了多少家孵化器？", tokenizer, STATS).places == ("宁夏",)  # 新建区 is 江西's
+    assert parse_question("辽宁朝阳有多少家孵化器？", tokenizer, STATS).places == ("朝阳", "辽宁")  # 朝阳 is 辽宁's too
+    # an older suffix is still the place (临川市, now 临川区), and a prefecture jieba tags as a name is one
+    assert parse_question("临川市加氢站日加氢能力达到多少？", tokenizer, STATS).places == ("临川",)
+    assert parse_question("湖北恩施州有多少家高新技术企业？", tokenizer, STATS).places == ("恩施", "湖北")
     named = KeywordTokenizer(["海曙 ns", "白河市 ns", "白河 ns"])  # places the bulletins name
     assert parse_question("海曙老城区的创新街区叫什么？", named, STATS).places == ("海曙",)  # its old town
     assert set(parse_question("海曙区、江北区的研发投入是多少？", tokenizer, STATS).places) == {"海曙", "江北"}

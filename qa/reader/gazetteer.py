@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import QAError
-from ..keywords import base_words, place_stem
+from ..keywords import place_stem
 from .lexicon import lexicon
 
 
@@ -48,34 +48,34 @@ def county_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def division_suffixes() -> dict[str, frozenset[str]]:
-    """The last characters the divisions of a stem are named with ('大城' → {'县'})."""
-    suffixes: dict[str, set[str]] = {}
-    for _, name in _divisions():
-        suffixes.setdefault(place_stem(name), set()).add(name[-1])
-    return {stem: frozenset(ends) for stem, ends in suffixes.items()}
+def _province_codes() -> dict[str, frozenset[str]]:
+    """Each division's name and stem → the provinces (the codes' first two digits) its divisions lie in
+    ('朝阳' → 北京's and 辽宁's; '新建' → 江西's)."""
+    codes: dict[str, set[str]] = {}
+    for code, name in _divisions():
+        for key in (name, place_stem(name)):
+            codes.setdefault(key, set()).add(code[:2])
+    return {key: frozenset(found) for key, found in codes.items()}
 
 
-_PRECISE_SUFFIXES = frozenset("市县区旗")  # '州' and '盟' are also said of prefectures named otherwise ('恩施州')
+def province_code(province: str) -> str | None:
+    """The two-digit code of a province by its short name ('宁夏' → '64')."""
+    return next((code[:2] for code, name in _divisions() if code.endswith("0000") and name.startswith(province)), None)
 
 
-def _common_word_misnamed(word: str, stem: str) -> bool:
-    """A word of jieba's own dictionary with a division's stem but another division's suffix: '大城市' is a big
-    city (the division is 大城县). A place the table lists under an older suffix ('邵东市', once 邵东县) is no
-    word of the dictionary, nor is a bulletin's own place."""
-    ends = division_suffixes().get(stem)
-    return (word != stem and word[-1] in _PRECISE_SUFFIXES and ends is not None and word[-1] not in ends
-            and word in base_words())
+def outside(place: str, provinces: frozenset[str]) -> bool:
+    """Is a county-level place named beside a province it is not in? — then it is no place but a word with a
+    county's name: '宁夏新建…' is 'newly built' (新建 is 江西's), '湖北…大城市' a big city (大城 is 河北's)."""
+    found = _province_codes().get(place)
+    return bool(provinces) and place in county_names() and found is not None and found.isdisjoint(provinces)
 
 
 def is_place(word: str, known: frozenset[str] = frozenset()) -> bool:
     """A division's name, a province or a province and what follows it ('云南昆明', '青海柴达木盆地'), or a place
     the bulletins name (`known`) with a division's suffix ('宁川县', and so '宁川'). jieba tags many plain words
-    of the bulletins as places ('城市', '上市', '广度'); without a suffix, only the gazetteer makes one a place, and
-    a common word with a division's stem and another suffix is none ('大城市', see _common_word_misnamed)."""
+    of the bulletins as places ('城市', '上市', '广度'); without a suffix, only the gazetteer makes one a place. A
+    place under an older suffix ('临川市', now 临川区) is one; see `outside` for a county's name used as a word."""
     stem = place_stem(word)
-    if _common_word_misnamed(word, stem):
-        return False
     if {word, stem} & division_names() or any(word.startswith(province) for province in lexicon().provinces):
         return True
     return (word in known and stem != word) or any(place_stem(other) == word != other for other in known)

@@ -13,7 +13,7 @@ from ..keywords import PLACE_SUFFIX, KeywordTokenizer, place_stem
 from ..periods import find_period, period_spans
 from ..schema import Period
 from ..sentences import TermStats
-from .gazetteer import county_names, division_names, is_place
+from .gazetteer import county_names, division_names, is_place, outside, province_code
 from .lexicon import lexicon
 
 _COORDINATION = re.compile(r"和|与|及|以及|还是|、|跟|同|[？?；;]")  # or two questions: '池州签约了多少？淮南呢？'
@@ -78,11 +78,14 @@ def parse_question(text: str, tokenizer: KeywordTokenizer, stats: TermStats) -> 
             continue
         tagged_place = tag == "ns" and len(word) >= 2 and not {word, stem} & words.generic_regions
         district = tag.startswith("n") and words.district.fullmatch(word)  # jieba tags many districts as plain nouns
-        division = word != stem and word in division_names()  # a division's full name, whatever the tag ('吴忠市' nr)
+        # a division's name with a suffix, whatever the tag ('吴忠市', '恩施州' nr)
+        division = word != stem and bool({word, stem} & division_names())
         last_county = ""
         if division or ((tagged_place or district) and is_place(word, tokenizer.places)):  # not '上台', '城市'
             places[stem] = None
             last_county = word if county else ""
+    provinces = frozenset(filter(None, (province_code(p) for p in places if p in words.provinces)))
+    places = {p: None for p in places if not outside(p, provinces)}
     specific = [p for p in places if p not in words.provinces]
     ordered = specific + [p for p in places if p in words.provinces]
     period = find_period(text)
