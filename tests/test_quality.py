@@ -83,6 +83,18 @@ def test_a_sentence_that_announces_a_list_is_answered_with_the_list(seeds_engine
     assert all(article.text[item.start : item.end] == item.text for item in answer.items)
 
 
+def test_the_confidence_of_a_list_is_judged_on_the_list_shown(seeds_engine):
+    from qa.reader.read import choose
+
+    text = "湖北省科技厅从哪几个方面优化科技计划管理改革？"
+    snapshot = seeds_engine.snapshot()
+    question, _hits, found = seeds_engine.prepare(text, snapshot=snapshot)
+    choice = choose(question, found, snapshot.evidence.stats, seeds_engine.weights)
+    answer = seeds_engine.ask(text)
+    assert choice.reading.items == len(answer.items) >= 2  # the answer model's `listed` feature sees the list
+    assert answer.text == choice.shown == "；".join(item.text for item in answer.items)
+
+
 def test_a_question_for_a_name_is_not_answered_with_the_articles_list(seeds_engine):
     answer = seeds_engine.ask("湖北省科技厅出台了什么方案来优化科技计划管理改革？")  # the article lists 一是…五是
     assert not answer.items

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..periods import conflicts, find_period, period_label
 from ..retrieve import Candidate
-from ..schema import Answer, Citation, Hit, Period, PeriodNote
+from ..schema import Answer, AnswerItem, Citation, Hit, Period, PeriodNote
 from ..sentences import TermStats
 from .confidence import Reading, answer_vector
 from .features import Pair, _figures, near_text, pairs, states_unit, vector
@@ -54,6 +54,12 @@ class Choice:
     confidence: float  # that the answer shown is right
     answerable: float  # that the bulletins answer the question at all: "not found" below the threshold
     scored: list[tuple[float, Pair]]  # every allowed candidate with its sentence score
+    items: tuple[AnswerItem, ...] = ()  # the article's enumerated measures, shown instead of the window
+
+    @property
+    def shown(self) -> str:
+        """The text the answer quotes: the list when there is one, else the window."""
+        return "；".join(item.text for item in self.items) if self.items else self.window.text
 
 
 def allowed(question: Question, candidate: Candidate) -> bool:
@@ -99,12 +105,13 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
         window = body_under(best.candidate) or window
+    items = enumerated_items(question, best, [p for _, p in scored])
     reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
-                      len(scored), question.kind, len(window.text))
+                      len(scored), question.kind, len(window.text), len(items))
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
-    return Choice(reading, window, highlight(question, window), confidence, answerable, scored)
+    return Choice(reading, window, highlight(question, window), confidence, answerable, scored, items)
 
 
 def _holds_asked_figure(question: Question, text: str) -> bool:
@@ -141,10 +148,10 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
     best = choice.reading.pair.candidate
     citation = citation_of(best.hit, best)
     supporting = _supporting(choice)
-    text, start, end = choice.window.text, choice.window.start, choice.window.end
-    items = enumerated_items(question, choice.reading.pair, [p for _, p in choice.scored])
+    items = choice.items
+    text, start, end = choice.shown, choice.window.start, choice.window.end
     if items:
-        text, start, end = "；".join(item.text for item in items), items[0].start, items[-1].end
+        start, end = items[0].start, items[-1].end
     if question.kind == "issue":
         text = best.article.title if question.wants_title else f"{best.issue_label} · {best.article.title}"
     return Answer(

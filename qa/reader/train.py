@@ -218,7 +218,7 @@ def _answer_right(example: Example, choice) -> bool:
     best = choice.reading.pair.candidate
     if row.get("type") == "issue":
         return squash(row["answer"]) in (squash(best.issue_label), squash(best.article.title))
-    return holds_answer(row, choice.window.text) and best.article.id in gold_articles_of(example)
+    return holds_answer(row, choice.shown) and best.article.id in gold_articles_of(example)
 
 
 def gold_articles_of(example: Example) -> set[str]:
