@@ -24,7 +24,6 @@ class Reading:
     allowed: int  # after them
     kind: str
     window_chars: int  # the length of the clauses shown
-    items: int = 0  # the measures listed instead (see items.enumerated_items), if any
 
 
 def _kind(name: str) -> Callable[[Reading], float]:
@@ -49,7 +48,6 @@ ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
     ("topic_level", lambda r: r.pair.candidate.topic_level / 4),
     ("topic_level_gap", lambda r: (r.pair.candidate.topic_level - r.pair.pool.topic_level) / 4),
     ("window_length", lambda r: math.log(r.window_chars + 1) / 5),
-    ("listed", lambda r: float(r.items > 0)),  # the answer is the article's list of measures, not the window
     ("unknown_terms", lambda r: len(r.pair.question.unknown_terms) / max(len(r.pair.question.terms), 1)),
     ("question_place", lambda r: float(bool(r.pair.question.places))),
     ("place_in_title", lambda r: float(any(p in r.pair.candidate.article.title for p in r.pair.question.places))),

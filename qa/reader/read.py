@@ -107,7 +107,7 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
         window = body_under(best.candidate) or window
     items = enumerated_items(question, best, [p for _, p in scored])
     reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
-                      len(scored), question.kind, len(window.text), len(items))
+                      len(scored), question.kind, len(window.text))
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
