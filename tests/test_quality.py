@@ -83,6 +83,12 @@ def test_a_sentence_that_announces_a_list_is_answered_with_the_list(seeds_engine
     assert all(article.text[item.start : item.end] == item.text for item in answer.items)
 
 
+def test_announced_measures_set_as_paragraph_leads_without_numerals_are_listed(seeds_engine):
+    answer = seeds_engine.ask("池州市健全了哪些机制来推动科技成果转化？")  # '健全“四个机制”', then four paragraphs
+    assert answer.found and [item.text for item in answer.items] == [
+        "健全科技成果捕捉机制", "健全技术需求征集机制", "健全成果转化平台服务机制", "健全产学研用对接合作机制"]
+
+
 def test_the_confidence_of_a_list_is_judged_on_the_list_shown(seeds_engine):
     from qa.reader.read import choose
 

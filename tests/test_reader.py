@@ -570,3 +570,14 @@ def test_a_short_sentence_is_quoted_whole_unless_the_clauses_hold_the_figure_ask
     assert not _holds_asked_figure(count, "建有大学科技园")  # no figure: the whole sentence is quoted
     assert not _holds_asked_figure(count, "总投资5亿元")  # a figure in another unit
     assert not _holds_asked_figure(parse_question("南京建了哪些大学科技园？", KeywordTokenizer(), STATS), "建有17家")
+
+
+def test_an_announced_count_and_the_paragraph_leads_that_match_it():
+    from qa.reader.items import _ANNOUNCES_RE, _count, _paragraph_leads
+
+    assert [_count(_ANNOUNCES_RE.search(t)) for t in ("健全“四个机制”", "从十二个方面", "围绕3项任务", "如下")] == [4, 12, 3, 0]
+    text = "全市健全“两个机制”，成效明显。\n健全捕捉机制。成立专班。\n健全征集机制。开展调研。\n下一步，继续推进。"
+    leads = _paragraph_leads(text, 0, 2)
+    assert [text[a:b] for a, b in leads] == ["健全捕捉机制。", "健全征集机制。"]
+    assert _paragraph_leads(text, 0, 3) == []  # the third paragraph is one sentence: no lead
+    assert _paragraph_leads("共有“两个机制”。\n只有一段，没有下文。", 0, 2) == []

@@ -25,19 +25,23 @@ def enumerated_items(question: Question, best: Pair, allowed: list[Pair]) -> tup
     enumerates its measures) were right 2 times in 15."""
     if question.kind != "how" and not _ASKS_FOR_SEVERAL_RE.search(question.text):
         return ()
-    article = best.candidate.article
+    article, sentence = best.candidate.article, best.candidate.sentence
     title_coverage = _coverage(question, article.title, ())
-    announces = bool(_ANNOUNCES_RE.search(best.candidate.sentence.text))  # '从五个方面优化…' before 一是…五是
+    announcement = _ANNOUNCES_RE.search(sentence.text)  # '从五个方面优化…' before 一是…五是
+    announces = bool(announcement)
     if title_coverage < max(0.5, best.coverage) and not announces:
         return ()
     found = [p.candidate.sentence for p in allowed
              if p.candidate.article.id == article.id and ENUMERATION_RE.match(p.candidate.sentence.text)]
-    if not found:
+    if found:
+        leads = {enumerated.start: (enumerated.start, enumerated.end) for enumerated in found}
+        # The rest of the same enumeration, wherever retrieval did not reach it ('五是…' two paragraphs on).
+        shape = _shape(min(found, key=lambda enumerated: enumerated.start).text)
+        leads.update({start: (start, end) for start, end in sentence_spans(article.text) if _shape(article.text[start:end]) == shape})
+    else:  # '健全“四个机制”' and four paragraphs after it, each opening with its measure: '健全科技成果捕捉机制。…'
+        leads = {start: (start, end) for start, end in _paragraph_leads(article.text, sentence.end, _count(announcement))}
+    if not leads:
         return ()
-    leads = {sentence.start: (sentence.start, sentence.end) for sentence in found}
-    # The rest of the same enumeration, wherever retrieval did not reach it ('五是…' two paragraphs on).
-    shape = _shape(min(found, key=lambda sentence: sentence.start).text)
-    leads.update({start: (start, end) for start, end in sentence_spans(article.text) if _shape(article.text[start:end]) == shape})
     if not announces and any(_coverage(question, article.text[a:b], ()) >= title_coverage for a, b in leads.values()):
         return ()  # one measure's lead states the question as fully as the title: it asks about that measure
     items, used = [], 0
@@ -60,6 +64,50 @@ _ASKS_FOR_SEVERAL_RE = re.compile(
     r"哪(?:几|些|[两二三四五六七八九十])\s*(?:个|项|条|大)?(?:方面|措施|举措|机制|任务|重点|环节|做法|办法|路径)"
 )
 _NUMERAL_RE = re.compile(r"[一二三四五六七八九十]+|\d{1,2}")
+
+
+def _count(announcement: re.Match | None) -> int:
+    """How many things an announcement names ('四个机制' → 4); 0 when it names no number ('如下')."""
+    if announcement is None:
+        return 0
+    numeral = re.match(r"[两二三四五六七八九十\d]+", announcement.group(0))
+    if numeral is None:
+        return 0
+    text = numeral.group(0)
+    if text.isdigit():
+        return int(text)
+    digits = {"两": 2, **{c: i for i, c in enumerate("一二三四五六七八九", start=1)}}
+    if text == "十":
+        return 10
+    tens, _, ones = text.partition("十")
+    return (digits.get(tens, 1) * 10 + digits.get(ones, 0)) if "十" in text else digits.get(text, 0)
+
+
+def _paragraphs_after(text: str, position: int) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (line) after the one holding `position`."""
+    line_end = text.find("\n", position)
+    spans, start = [], line_end + 1 if line_end >= 0 else len(text)
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end + 1
+    return spans
+
+
+def _paragraph_leads(text: str, position: int, count: int) -> list[tuple[int, int]]:
+    """The short first sentences of the `count` paragraphs after the one holding `position`, when each of them opens
+    with one and goes on — the announced measures set as leads without numerals. [] when they do not."""
+    if count < 2:
+        return []
+    leads = []
+    for start, end in _paragraphs_after(text, position)[:count]:
+        first = next(sentence_spans(text, start, end), None)
+        if first is None or first[1] - first[0] > MAX_ITEM_CHARS or not text[first[1]:end].strip():
+            return []
+        leads.append(first)
+    return leads if len(leads) == count else []
 
 
 def _shape(sentence: str) -> str | None:
