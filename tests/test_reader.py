@@ -581,3 +581,23 @@ def test_an_announced_count_and_the_paragraph_leads_that_match_it():
     assert [text[a:b] for a, b in leads] == ["健全捕捉机制。", "健全征集机制。"]
     assert _paragraph_leads(text, 0, 3) == []  # the third paragraph is one sentence: no lead
     assert _paragraph_leads("共有“两个机制”。\n只有一段，没有下文。", 0, 2) == []
+
+
+def test_an_entity_answer_highlights_the_names_asked_for():
+    from types import SimpleNamespace
+
+    from qa.reader.spans import _names_slot
+
+    def slot(question: str, focus: str | None, text: str) -> str | None:
+        found = _names_slot(SimpleNamespace(text=question, focus=focus), text)
+        return text[found[0] : found[1]] if found else None
+
+    listed = "推广模式，孵化出西部超导、炬光科技、铂力特、华秦科技等一大批科创板上市企业"
+    assert slot("孵化出了哪些上市企业？", "企业", listed) == "孵化出西部超导、炬光科技、铂力特、华秦科技"  # to 等
+    assert slot("孵化出了一家什么企业？", "企业", listed) is None  # one name asked for: no list
+    assert slot("分别是哪几家？", None, "新增鹭芯半导体、海峡智联和鹭岛光电5家上市企业") == "新增鹭芯半导体、海峡智联和鹭岛光电"
+    assert slot("有哪些要求？", None, "为科学、客观地评价人员的能力和水平") is None  # two words in a row, no list
+    # a quoted name with the kind of thing asked for after it, not the first quote of the window
+    assert slot("准备搞个什么行动？", "行动", "实施“提质进位”工程，开展“促优培育”行动") == "“促优培育”行动"
+    assert slot("推出了什么计划？", "计划", "引进“海洋英才”集聚计划，吸引人才") == "“海洋英才”集聚计划"
+    assert slot("开展了什么活动？", "活动", "实施“提质进位”工程") is None
