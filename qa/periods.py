@@ -116,13 +116,13 @@ def _part(text: str) -> str | None:
 
 def _months(match: re.Match) -> str:
     first, last, cn_first, cn_last = match.groups()
-    months = (int(first), int(last)) if first else (_cn_number(cn_first), _cn_number(cn_last))
+    months = (int(first), int(last)) if first else (cn_number(cn_first), cn_number(cn_last))
     return _part_of_months(*months)
 
 
 def _first_months(match: re.Match) -> str:
     (count,) = match.groups()
-    return _part_of_months(1, int(count) if count.isdigit() else _cn_number(count))
+    return _part_of_months(1, cn_number(count))
 
 
 # Months that are a named part of the year are that part, so that '前三个月' and '一季度' agree.
@@ -134,10 +134,14 @@ def _part_of_months(first: int, last: int) -> str:
     return _NAMED_MONTHS.get((first, last), f"M{first}-{last}")
 
 
-def _cn_number(text: str) -> int:
-    if text.startswith("十"):
-        return 10 + _CN_DIGITS.get(text[1:], 0)
-    return _CN_DIGITS.get(text, 0)
+def cn_number(text: str) -> int:
+    """A number written in digits or in Chinese up to 99 ('12', '十二', '二十三', '两'); 0 when it is none."""
+    if text.isdigit():
+        return int(text)
+    tens, ten, ones = text.partition("十")
+    if not ten:
+        return _CN_DIGITS.get(text, 0)
+    return (_CN_DIGITS.get(tens, 0) if tens else 1) * 10 + _CN_DIGITS.get(ones, 0)
 
 
 def conflicts(asked: Period, stated: Period) -> bool:

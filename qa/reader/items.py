@@ -4,9 +4,12 @@ measures the article enumerates (一是…二是…, （一）…), each a verba
 from __future__ import annotations
 
 import re
+from itertools import islice
+from typing import Iterator
 
 from ..chunking import sentence_spans
 from ..corpus import ENUMERATION_RE
+from ..periods import cn_number
 from ..schema import AnswerItem
 from .features import Pair, _coverage
 from .question import Question
@@ -71,29 +74,19 @@ def _count(announcement: re.Match | None) -> int:
     if announcement is None:
         return 0
     numeral = re.match(r"[两二三四五六七八九十\d]+", announcement.group(0))
-    if numeral is None:
-        return 0
-    text = numeral.group(0)
-    if text.isdigit():
-        return int(text)
-    digits = {"两": 2, **{c: i for i, c in enumerate("一二三四五六七八九", start=1)}}
-    if text == "十":
-        return 10
-    tens, _, ones = text.partition("十")
-    return (digits.get(tens, 1) * 10 + digits.get(ones, 0)) if "十" in text else digits.get(text, 0)
+    return cn_number(numeral.group(0)) if numeral else 0
 
 
-def _paragraphs_after(text: str, position: int) -> list[tuple[int, int]]:
-    """(start, end) of each paragraph (line) after the one holding `position`."""
+def _paragraphs_after(text: str, position: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each paragraph (line) after the one holding `position`, in order."""
     line_end = text.find("\n", position)
-    spans, start = [], line_end + 1 if line_end >= 0 else len(text)
+    start = line_end + 1 if line_end >= 0 else len(text)
     while start < len(text):
         end = text.find("\n", start)
         end = len(text) if end < 0 else end
         if text[start:end].strip():
-            spans.append((start, end))
+            yield start, end
         start = end + 1
-    return spans
 
 
 def _paragraph_leads(text: str, position: int, count: int) -> list[tuple[int, int]]:
@@ -102,7 +95,7 @@ def _paragraph_leads(text: str, position: int, count: int) -> list[tuple[int, in
     if count < 2:
         return []
     leads = []
-    for start, end in _paragraphs_after(text, position)[:count]:
+    for start, end in islice(_paragraphs_after(text, position), count):
         first = next(sentence_spans(text, start, end), None)
         if first is None or first[1] - first[0] > MAX_ITEM_CHARS or not text[first[1]:end].strip():
             return []
