@@ -60,7 +60,16 @@ def _province_codes() -> dict[str, frozenset[str]]:
 
 def province_code(province: str) -> str | None:
     """The two-digit code of a province by its short name ('宁夏' → '64')."""
-    return next((code[:2] for code, name in _divisions() if code.endswith("0000") and name.startswith(province)), None)
+    return _province_code_of().get(province)
+
+
+@lru_cache(maxsize=1)
+def _province_code_of() -> dict[str, str]:
+    """Each province's short name (lexicon) → its two-digit code, read once from the table."""
+    provinces = [(code[:2], name) for code, name in _divisions() if code.endswith("0000")]
+    found = {short: next((code for code, name in provinces if name.startswith(short)), None)
+             for short in lexicon().provinces}
+    return {short: code for short, code in found.items() if code}
 
 
 def outside(place: str, provinces: frozenset[str]) -> bool:
