@@ -310,9 +310,9 @@ def _names_slot(question: Question, text: str) -> tuple[int, int] | None:
     if lists:  # the longest list, the first of equals
         _, start, end = max(lists, key=lambda found: (found[0], -found[1]))
         return start, end
-    quoted = [m for m in _QUOTED_RE.finditer(text) if m.group(0)[1:-1] not in question.text]
-    if not quoted:
-        return None
     focus = question.focus
-    chosen = next((m for m in quoted if focus and focus in m.group(0) + _HEAD_RE.match(text, m.end()).group(0)), None)
-    return (chosen.start(), chosen.end() + len(_HEAD_RE.match(text, chosen.end()).group(0))) if chosen else None
+    for match in _QUOTED_RE.finditer(text) if focus else ():
+        head = _HEAD_RE.match(text, match.end()).group(0)
+        if match.group(0)[1:-1] not in question.text and focus in match.group(0) + head:
+            return match.start(), match.end() + len(head)
+    return None
