@@ -135,9 +135,10 @@ def _part_of_months(first: int, last: int) -> str:
 
 
 def cn_number(text: str) -> int:
-    """A number written in digits or in Chinese up to 99 ('12', '十二', '二十三', '两'); 0 when it is none."""
+    """A number written in digits or in Chinese up to 99 ('12', '十二', '二十三', '两'); 0 when it is none — or longer
+    (a run of digits from a broken extraction, which int() would refuse past 4,300 of them)."""
     if text.isdigit():
-        return int(text)
+        return int(text) if len(text) <= 2 else 0
     tens, ten, ones = text.partition("十")
     if not ten:
         return _CN_DIGITS.get(text, 0)

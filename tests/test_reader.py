@@ -576,6 +576,7 @@ def test_an_announced_count_and_the_paragraph_leads_that_match_it():
     from qa.reader.items import _ANNOUNCES_RE, _count, _paragraph_leads
 
     assert [_count(_ANNOUNCES_RE.search(t)) for t in ("健全“四个机制”", "从十二个方面", "围绕3项任务", "如下")] == [4, 12, 3, 0]
+    assert _count(_ANNOUNCES_RE.search("1" * 5000 + "个方面")) == 0  # a broken extraction's digits: no count, no crash
     text = "全市健全“两个机制”，成效明显。\n健全捕捉机制。成立专班。\n健全征集机制。开展调研。\n下一步，继续推进。"
     leads = _paragraph_leads(text, 0, 2)
     assert [text[a:b] for a, b in leads] == ["健全捕捉机制。", "健全征集机制。"]
