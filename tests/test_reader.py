@@ -602,3 +602,62 @@ def test_an_entity_answer_highlights_the_names_asked_for():
     assert slot("准备搞个什么行动？", "行动", "实施“提质进位”工程，开展“促优培育”行动") == "“促优培育”行动"
     assert slot("推出了什么计划？", "计划", "引进“海洋英才”集聚计划，吸引人才") == "“海洋英才”集聚计划"
     assert slot("开展了什么活动？", "活动", "实施“提质进位”工程") is None
+
+
+RESPECTIVELY = "兴发集团、宜昌人福、宜化集团、安琪集团2022年累计完成研发投入分别达6.6亿元，5亿元、4.5亿元、5.8亿元。"
+RANKED = ("呼和浩特金山高新区、包头稀土高新区综合排名均较上年度有显著提升，在全国参评的157家高新区中分别位列106位、"
+          "75位，鄂尔多斯高新区综合排名较上年度有所提升，居104位。")
+
+
+@pytest.mark.parametrize("question, text, figure", [
+    ("安琪集团2022年累计完成的研发投入有多少？", RESPECTIVELY, "5.8亿元"),  # the fourth name: the fourth figure
+    ("宜化集团研发投入多少？", RESPECTIVELY, "4.5亿元"),
+    ("包头稀土高新区综合排名第几位？", RANKED, "75位"),
+    ("呼和浩特金山高新区排第几？", RANKED, "106位"),
+    ("兴发集团和宜化集团研发投入多少？", RESPECTIVELY, None),  # two of the names: no one figure
+    ("鄂尔多斯高新区排第几？", RANKED, None),  # not in the list
+    ("全国一共有多少家高新区参评？", RANKED, None),  # no name of the list
+    ("宜化集团研发投入有多少家？", RESPECTIVELY, None),  # asked in another unit
+    ("三峡实验室两个项目各批了多少经费？", "三峡实验室包揽了两项国家重点研发计划项目，分别获批资金1778万元、2800万元。", None),
+    ("安琪集团组建了什么中心？", "依托安琪集团、宜昌人福、兴发集团分别组建生物技术、仿制药、精细化工三大中心。", None),  # no figures
+])  # fmt: skip
+def test_figures_given_respectively_go_to_the_name_asked_about(question, text, figure):
+    from qa.reader.respectively import aligned_figure
+
+    aligned = aligned_figure(parse_question(question, KeywordTokenizer(), STATS), text)
+    assert (text[aligned.start : aligned.end] if aligned else None) == figure
+    if aligned:
+        assert text[aligned.list_start :].startswith(("兴发集团", "呼和浩特金山高新区"))  # the answer quotes from the list
+
+
+def test_a_place_the_question_is_about_does_not_name_an_item_beside_a_whole_name():
+    from types import SimpleNamespace
+
+    from qa.reader.respectively import aligned_figure
+
+    def figure(question: str, places: tuple[str, ...]) -> str | None:
+        found = aligned_figure(SimpleNamespace(text=question, kind="number", unit="money", places=places), RESPECTIVELY)
+        return RESPECTIVELY[found.start : found.end] if found else None
+
+    assert figure("宜昌兴发集团2022年在研发上投了多少钱？", ("宜昌",)) == "6.6亿元"  # 宜昌 is where, 兴发集团 who
+    assert figure("宜昌人福研发投入多少钱？", ("宜昌",)) == "5亿元"
+    assert figure("宜昌和兴发研发投入多少钱？", ("宜昌",)) is None  # 兴发 is too short to outweigh 宜昌人福
+
+
+def test_the_answer_runs_from_the_list_to_the_figure_asked_for():
+    from types import SimpleNamespace
+
+    from qa.reader.respectively import respective_answer
+    from qa.reader.spans import Window
+
+    text = "一批成长型企业研发投入增长超过30%，" + RESPECTIVELY
+    sentence = SimpleNamespace(start=0, end=len(text) - 1, text=text)
+    candidate = SimpleNamespace(sentence=sentence, article=SimpleNamespace(text=text))
+    first = text.index("兴发集团")
+    chosen = Window(first, text.index("，5亿元"), text[first : text.index("，5亿元")], 1, False, False, (1, 1))
+    question = parse_question("安琪集团2022年累计完成的研发投入有多少？", KeywordTokenizer(), STATS)
+    window, slot = respective_answer(question, candidate, chosen)
+    assert window.text == "兴发集团、宜昌人福、宜化集团、安琪集团2022年累计完成研发投入分别达6.6亿元，5亿元、4.5亿元、5.8亿元"
+    assert text[slot[0] : slot[1]] == "5.8亿元" and window.span == (1, 2) and window.last
+    asked_first = parse_question("兴发集团研发投入有多少？", KeywordTokenizer(), STATS)
+    assert respective_answer(asked_first, candidate, chosen) == (chosen, (text.index("6.6"), text.index("，5亿元")))

@@ -21,6 +21,7 @@ from .features import Pair, _figures, near_text, pairs, states_unit, vector
 from .items import enumerated_items
 from .model import Weights
 from .question import Question
+from .respectively import respective_answer
 from .spans import Window, body_under, highlight, span_pairs, span_vector
 
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
@@ -105,13 +106,17 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
         window = body_under(best.candidate) or window
+    slot = highlight(question, window)
+    respective = respective_answer(question, best.candidate, window)
+    if respective:  # '…安琪集团…分别达6.6亿元，5亿元、4.5亿元、5.8亿元' asked about 安琪集团: 5.8亿元
+        window, slot = respective
     items = enumerated_items(question, best, [p for _, p in scored])
     reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
                       len(scored), question.kind, len(window.text))
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
-    return Choice(reading, window, highlight(question, window), confidence, answerable, scored, items)
+    return Choice(reading, window, slot, confidence, answerable, scored, items)
 
 
 def _holds_asked_figure(question: Question, text: str) -> bool:
