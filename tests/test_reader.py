@@ -614,7 +614,8 @@ RANKED = ("呼和浩特金山高新区、包头稀土高新区综合排名均较
     ("宜化集团研发投入多少？", RESPECTIVELY, "4.5亿元"),
     ("包头稀土高新区综合排名第几位？", RANKED, "75位"),
     ("呼和浩特金山高新区排第几？", RANKED, "106位"),
-    ("兴发集团和宜化集团研发投入多少？", RESPECTIVELY, None),  # two of the names: no one figure
+    ("兴发集团和宜化集团研发投入多少？", RESPECTIVELY, "6.6亿元，5亿元、4.5亿元"),  # two names: their figures and between
+    ("呼和浩特金山高新区、包头稀土高新区各排第几？", RANKED, "106位、75位"),
     ("鄂尔多斯高新区排第几？", RANKED, None),  # not in the list
     ("全国一共有多少家高新区参评？", RANKED, None),  # no name of the list
     ("宜化集团研发投入有多少家？", RESPECTIVELY, None),  # asked in another unit
@@ -641,7 +642,7 @@ def test_a_place_the_question_is_about_does_not_name_an_item_beside_a_whole_name
 
     assert figure("宜昌兴发集团2022年在研发上投了多少钱？", ("宜昌",)) == "6.6亿元"  # 宜昌 is where, 兴发集团 who
     assert figure("宜昌人福研发投入多少钱？", ("宜昌",)) == "5亿元"
-    assert figure("宜昌和兴发研发投入多少钱？", ("宜昌",)) is None  # 兴发 is too short to outweigh 宜昌人福
+    assert figure("宜昌和兴发研发投入多少钱？", ("宜昌",)) == "6.6亿元，5亿元"  # 兴发 too short to outweigh 宜昌人福: both
 
 
 def test_the_answer_runs_from_the_list_to_the_figure_asked_for():

@@ -1,7 +1,7 @@
 """Figures given 'respectively' (分别): '兴发集团、宜昌人福、宜化集团、安琪集团2022年累计完成研发投入分别达6.6亿元，
 5亿元、4.5亿元、5.8亿元' gives each listed name its figure, in order. For a question that names one of the names,
 the answer is that name's figure, and the answer quotes from the list to it: the window the span model would choose
-holds the first figure, whoever is asked about."""
+holds the first figure, whoever is asked about. For several names, their figures."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ _CLEAR_NAME = 4  # '兴发集团'
 
 @dataclass(frozen=True, slots=True)
 class Aligned:
-    """Offsets into the sentence: where the list of names begins, and the asked name's figure."""
+    """Offsets into the sentence: where the list of names begins, and the asked name's figure (or the run of the
+    asked names' figures)."""
 
     list_start: int
     start: int
@@ -55,9 +56,10 @@ def respective_answer(question: Question, candidate: Candidate, window: Window) 
 
 
 def aligned_figure(question: Question, text: str) -> Aligned | None:
-    """The figure `text` gives, after 分别, to the one name of its list that the question names; None when the
-    sentence gives no figures respectively, when their count differs from the names', when the question names
-    none or several of them, or when the figure is not in the unit the question asks for."""
+    """The figure `text` gives, after 分别, to the name of its list that the question names — for several names
+    named, the figures from the first of theirs to the last; None when the sentence gives no figures respectively,
+    when their count differs from the names', when the question names none of them, or when the figure is not in
+    the unit the question asks for."""
     if question.kind != "number" or _MARK not in text:
         return None
     for mark in re.finditer(_MARK, text):
@@ -68,12 +70,11 @@ def aligned_figure(question: Question, text: str) -> Aligned | None:
         if names is None:
             continue
         list_start, items = names
-        asked = _asked_item(question, items)
-        if asked is None:
+        asked = _asked_items(question, items)
+        if not asked:
             continue
-        start, end = figures[asked]
-        figure = text[start:end]
-        if question.unit not in (None, "rank") and not unit_matches(question, figure):
+        (start, first_end), end = figures[asked[0]], figures[asked[-1]][1]
+        if question.unit not in (None, "rank") and not unit_matches(question, text[start:first_end]):
             return None
         return Aligned(list_start, start, end)
     return None
@@ -140,26 +141,23 @@ def _shared_ending(items: list[str]) -> str:
     return ""
 
 
-def _asked_item(question: Question, items: list[str]) -> int | None:
-    """The one item the question names: the item with the longest stretch the question states and no other item
-    holds ('包头稀土高新区' against '呼和浩特金山高新区': '高新区' names neither). When several are named, a place the
-    question names may be where it asks about rather than an item: without the places, a whole name of
+def _asked_items(question: Question, items: list[str]) -> list[int]:
+    """The items the question names, in order: by the longest stretch of an item the question states and no other
+    item holds ('包头稀土高新区' against '呼和浩特金山高新区': '高新区' names neither). When several are named, a place the
+    question names may be where it asks about rather than an item: without the places, one whole name of
     _CLEAR_NAME characters or more decides ('宜昌兴发集团' names 兴发集团, not 宜昌人福)."""
     named = _named(question.text, items, frozenset())
-    if named is None:
-        return None
-    if len(named) == 1:
-        return named[0]
+    if len(named) < 2:
+        return named
     reach = [_own_stretch(question.text, item, items[:n] + items[n + 1:], frozenset(question.places))
              for n, item in enumerate(items)]
     ranked = sorted(reach)
-    return reach.index(ranked[-1]) if ranked[-1] >= _CLEAR_NAME and ranked[-2] < _MIN_NAMED else None
+    return [reach.index(ranked[-1])] if ranked[-1] >= _CLEAR_NAME and ranked[-2] < _MIN_NAMED else named
 
 
-def _named(question: str, items: list[str], skip: frozenset[str]) -> list[int] | None:
+def _named(question: str, items: list[str], skip: frozenset[str]) -> list[int]:
     reach = [_own_stretch(question, item, items[:n] + items[n + 1:], skip) for n, item in enumerate(items)]
-    named = [n for n, length in enumerate(reach) if length >= _MIN_NAMED]
-    return named or None
+    return [n for n, length in enumerate(reach) if length >= _MIN_NAMED]
 
 
 def _own_stretch(question: str, item: str, others: list[str], skip: frozenset[str]) -> int:
