@@ -16,13 +16,29 @@ from .errors import BadBulletin
 from .layout import split_stacked_headings
 from .schema import Article, Issue
 
-PARSER_VERSION = 9  # 9: a stretch of years (2012—2021年, 2019年以来) read as one; 8: a long title is not cut into 8-character keyword pieces; 7: months in words (前七个月, 1到4月) and split years (202 3年); bump when parsing or period reading changes, so `qa build` re-parses unchanged files
+PARSER_VERSION = 10
+"""Bump when parsing or period reading changes, so `qa build` re-parses unchanged files. 10: full-width digits, numbers
+split by spaces or a line break (`1 526家`, `202`/`3年`), running heads (`科技情报参考 2024年第7期 第3页`) dropped, a
+contents line without a page number never takes the lines after it; 9: a stretch of years (2012—2021年, 2019年以来)
+read as one; 8: a long title is not cut into 8-character keyword pieces; 7: months in words (前七个月, 1到4月) and
+split years (202 3年)."""
 MIN_ARTICLE_CHARS = 100  # a "heading" whose text is shorter is a banner, not an article
 
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 ISSUE_LABEL_RE = re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,3})\s*期")
 _FOOTER_RE = re.compile(r"科技情报参考\W*选析情报精华\s*助力科技决策")
 _MASTHEAD_RE = re.compile(r"^《?科技情报参考》?$")
+# a page's running head, repeated inside the articles: '科技情报参考 2024年第7期 第3页', '2024年第7期 — 3 —'
+_RUNNING_HEAD_RE = re.compile(
+    r"^(?:《?科技情报参考》?\s*)?(?:\d{4}\s*年\s*第\s*\d{1,3}\s*期)?\s*(?:第\s*\d{1,3}\s*页|[-—–]?\s*\d{1,3}\s*[-—–]?)?$"
+)
+# full-width digits, letters and ％ (text extraction keeps them; the reader reads figures in ASCII)
+_FULL_WIDTH = str.maketrans({chr(code): chr(code - 0xFEE0) for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                                                        *range(0xFF41, 0xFF5B), 0xFF05)})
+_FULL_WIDTH_POINT_RE = re.compile(r"(?<=\d)．(?=\d)")
+# a number split by spaces ('1 526家', '1 2.5亿元', '2 024年'): a run of digits right after a character that is
+# neither a digit nor a space, a space, and digits going on to a unit or a word; not a list of numbers ('10 20 30')
+_SPLIT_NUMBER_RE = re.compile(r"(?<![\d.,\s])(\d+(?:\.\d+)?)\s+(?=\d+(?:\.\d+)?[^\d\s.,])")
 _PAGE_NUMBER_RE = re.compile(r"^(?:第\s*)?[-—–]?\s*\d{1,3}\s*[-—–]?\s*(?:页)?$")
 _SEPARATOR_RE = re.compile(r"^[-—–_=*·•.。\s]*$")
 _EDITOR_RE = re.compile(r"综合保障中心\s*编\s*辑$|^(?:编\s*辑|电\s*话|主\s*编|责任编辑|地\s*址|邮\s*箱)\s*[：:]")
@@ -83,6 +99,7 @@ def parse_bulletin(text: str, source: str, label: str | None = None) -> Issue:
     """Parse one bulletin's text. `label` overrides any label found in the text."""
     lines = _clean_lines(text)
     found_label, lines = _take_issue_label(lines)
+    lines = [None if line is not None and _RUNNING_HEAD_RE.match(line.text) else line for line in lines]
     label = label or found_label or fallback_label(source)
     toc_titles, lines = _take_toc(lines)
     blocks = _blocks(lines, toc_titles)
@@ -130,7 +147,7 @@ def _clean_lines(text: str) -> list[_Line | None]:
     end_marker = _marks_paragraph_ends(raw_lines)
     lines: list[_Line | None] = []
     for raw in raw_lines:
-        line = raw.replace("\u3000", " ").strip()
+        line = _FULL_WIDTH_POINT_RE.sub(".", raw.translate(_FULL_WIDTH)).replace("\u3000", " ").strip()
         markdown_heading = bool(re.match(r"^#{1,6}\s", line))
         line = re.sub(r"^#{1,6}\s+", "", line)
         line = re.sub(r"^(?:[-*+]\s+)+", "", line).replace("**", "").strip()
@@ -184,11 +201,13 @@ def _take_toc(lines: list[_Line | None]) -> tuple[list[str], list[_Line | None]]
         while not _TOC_TAIL_RE.search(entry) and j < len(kept) and j - i <= 4:
             nxt = kept[j]
             if nxt is not None:
-                if "★" in nxt.text:
+                if "★" in nxt.text or nxt.markdown_heading:
                     break
                 entry += nxt.text
                 used.append(j)
             j += 1
+        if not _TOC_TAIL_RE.search(entry):  # no page number: an entry of its own line, not wrapped onto the next
+            entry, used = line.text, [i]
         title = _TOC_TAIL_RE.sub("", entry).replace("★", "").strip(" -")
         if title:
             titles.append(title)
@@ -304,6 +323,8 @@ def _is_subheading(paragraph: str) -> bool:
 
 
 def _join(previous: str, line: str) -> str:
+    if previous[-1].isdigit() and line[0].isdigit():  # a number wrapped onto the next line ('202' + '3年')
+        return previous + line
     if previous[-1].isascii() and previous[-1].isalnum() and line[0].isascii() and line[0].isalnum():
         return f"{previous} {line}"
     return previous + line
@@ -313,7 +334,8 @@ def _clean_paragraph(text: str) -> str:
     """Collapse extraction spacing: no spaces next to Chinese characters or full-width punctuation."""
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(rf"(?<=[{_CJK}])\s+", "", text)
-    return re.sub(rf"\s+(?=[{_CJK}])", "", text)
+    text = re.sub(rf"\s+(?=[{_CJK}])", "", text)
+    return _SPLIT_NUMBER_RE.sub(r"\1", text)
 
 
 _TITLE_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")

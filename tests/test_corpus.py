@@ -265,3 +265,48 @@ def test_seed_titles_carry_no_stray_space():
     for issue in load_corpus(SEEDS):
         for article in issue.articles:
             assert "的 " not in article.title, article.title
+
+
+BODY_A = "株洲市深入实施“中国动力谷”建设行动，2023年全市轨道交通装备产业产值达到1620亿元，同比增长8.6%。" * 2
+BODY_B = "2023年，大同市组建黄花、杂粮、肉羊等产业“科技特派团”14个，选派科技特派员286名。" * 2
+
+
+def test_contents_without_page_numbers_do_not_swallow_the_first_article():
+    text = (f"# 科技情报参考\n\n---\n\n★ 湖南株洲：轨道交通装备产业再上新台阶\n\n★ 山西大同：科技特派团助力乡村振兴\n\n"
+            f"## 湖南株洲：轨道交通装备产业再上新台阶\n\n{BODY_A}\n\n## 山西大同：科技特派团助力乡村振兴\n\n{BODY_B}\n")
+    issue = parse_bulletin(text, "undated.md")
+    assert [a.title for a in issue.articles] == ["湖南株洲：轨道交通装备产业再上新台阶", "山西大同：科技特派团助力乡村振兴"]
+    assert "1620亿元" in issue.articles[0].text
+
+
+def test_a_contents_entry_wrapped_before_its_page_number_is_still_one_title():
+    text = (f"科技情报参考\n2024年第7期\n★ 湖南株洲：轨道交通装备产业\n科技创新再上新台阶 ..... 2\n★ 山西大同：科技特派团助力乡村振兴 ..... 4\n"
+            f"湖南株洲：轨道交通装备产业科技创新再上新台阶\n{BODY_A}\n山西大同：科技特派团助力乡村振兴\n{BODY_B}\n")
+    issue = parse_bulletin(text, "x.txt")
+    assert [a.title for a in issue.articles] == ["湖南株洲：轨道交通装备产业科技创新再上新台阶", "山西大同：科技特派团助力乡村振兴"]
+
+
+@pytest.mark.parametrize("messy, clean", [
+    ("产业产值达到１６２０亿元，占比２１．４％。", "产业产值达到1620亿元，占比21.4%。"),  # full-width digits and ％
+    ("高新技术企业总数达到 1 526 家，研发投入 1 2.5 亿元，2 024 年", "高新技术企业总数达到1526家，研发投入12.5亿元，2024年"),
+    ("评分分别为 10 20 30 分", "评分分别为10 20 30分"),  # a list of numbers stays apart
+    ("支持５Ｇ基站建设", "支持5G基站建设"),
+])  # fmt: skip
+def test_figures_are_read_as_the_reader_sees_them(messy, clean):
+    issue = parse_bulletin(f"科技情报参考\n2024年第7期\n## 一篇文章的标题在这里\n{messy}{BODY_A}\n", "x.txt")
+    assert issue.articles[0].text.startswith(clean)
+
+
+def test_a_number_wrapped_onto_the_next_line_is_one_number():
+    issue = parse_bulletin(f"科技情报参考\n2024年第7期\n## 一篇文章的标题在这里\n2022年高校院所科技成果在本地转化的比例为38.6%；202\n"
+                           f"3年这一比例提升至45.1%，{BODY_A}\n", "x.txt")
+    assert issue.articles[0].text.startswith("2022年高校院所科技成果在本地转化的比例为38.6%；2023年这一比例提升至45.1%")
+
+
+def test_a_running_head_inside_an_article_is_dropped():
+    text = (f"科技情报参考 2024年第7期\n## 一篇文章的标题在这里\n{BODY_A}\n科技情报参考 2024年第7期 第3页\n{BODY_B}\n"
+            f"2024年第7期 — 4 —\n{BODY_A}\n")
+    issue = parse_bulletin(text, "x.txt")
+    assert issue.label == "2024年第7期" and len(issue.articles) == 1
+    assert "科技情报参考" not in issue.articles[0].text and "第3页" not in issue.articles[0].text
+    assert "— 4 —" not in issue.articles[0].text and "2024年第7期" not in issue.articles[0].text

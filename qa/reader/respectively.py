@@ -13,14 +13,11 @@ from ..retrieve import Candidate
 from .features import _figures, unit_matches
 from .lexicon import lexicon
 from .question import Question
-from .spans import Window, clauses
+from .spans import JOINERS_RE, NAME_LIST_RE, Window, clauses
 
 _MARK = "分别"
 _VERB_CHARS = 6  # '分别位列', '分别居全省第': the words between 分别 and the first figure
 _BETWEEN_RE = re.compile(r"[、，,\s和及与第]{1,3}")  # what may stand between two figures of the run
-_ITEM = r"[^，。；：,;:、\s“”《》]{2,16}"
-_LIST_RE = re.compile(rf"{_ITEM}(?:、{_ITEM})+(?:(?:和|及|以及|与){_ITEM})?")
-_JOINER_RE = re.compile(r"以及|和|及|与")
 _MIN_NAMED = 2  # characters of a name the question must state (and no other name of the list holds)
 _CLEAR_NAME = 4  # '兴发集团'
 
@@ -104,7 +101,7 @@ def _figure_run(text: str, at: int) -> list[tuple[int, int]]:
 
 def _names_before(text: str, count: int) -> tuple[int, list[str]] | None:
     """The nearest list of exactly `count` names before 分别 in the sentence: where it begins and its items."""
-    for match in reversed(list(_LIST_RE.finditer(text))):
+    for match in reversed(list(NAME_LIST_RE.finditer(text))):
         items = _items(match.group(0))
         if len(items) == count:
             return match.start(), items
@@ -117,7 +114,7 @@ def _items(listed: str) -> list[str]:
     break stops it ('安琪集团2022年累计…' → '安琪集团')."""
     items = listed.split("、")
     last = items.pop()
-    for joiner in _JOINER_RE.finditer(last):
+    for joiner in JOINERS_RE.finditer(last):
         if joiner.start() >= 2 and len(last) - joiner.end() >= 2:
             items.append(last[: joiner.start()])
             last = last[joiner.end():]

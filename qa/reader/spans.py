@@ -282,9 +282,9 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
 
 
 _ITEM = r"[^，。；：,;:、\s“”《》]{2,16}"  # a name may hold brackets: '科技创新基地（平台）计划'
-_LIST_RE = re.compile(rf"{_ITEM}(?:、{_ITEM})+(?:(?:和|及|以及|与){_ITEM})?")
+NAME_LIST_RE = re.compile(rf"{_ITEM}(?:、{_ITEM})+(?:(?:和|及|以及|与){_ITEM})?")  # 'A、B和C'
 _QUOTED_RE = re.compile(r"“[^“”]{2,40}”|《[^《》]{2,60}》")
-_JOINERS_RE = re.compile(r"和|及|以及|与")
+JOINERS_RE = re.compile(r"以及|和|及|与")
 _PLURAL_RE = re.compile(r"哪些|哪几|分别")  # several names asked for
 _NAME_CHARS = 12  # a name in a list is rarely longer ('西安建筑科技大学' is 8)
 _HEAD_RE = re.compile(r"[\u4e00-\u9fff]{0,8}?(?:计划|行动|工程|模式|制度|机制|平台|名单|品牌|活动|项目|基金|政策|团队|联盟|中心|清单|改革|体系|行|贷|港)|")
@@ -297,12 +297,12 @@ def _names_slot(question: Question, text: str) -> tuple[int, int] | None:
     None otherwise (measured on cross-validated answers: a quoted name picked without the kind asked for was another
     name than the gold one time in four)."""
     lists = []  # (names, start, end)
-    for match in _LIST_RE.finditer(text) if _PLURAL_RE.search(question.text) else ():
+    for match in NAME_LIST_RE.finditer(text) if _PLURAL_RE.search(question.text) else ():
         items = match.group(0).split("、")
         end = match.end() - len(items[-1]) + len(re.split(r"等|\d", items[-1])[0])  # '华秦科技等一大批…': to 华秦科技
         items[-1] = text[match.end() - len(items[-1]) : end]
-        others = items[1:-1] + _JOINERS_RE.split(items[-1])
-        if (len(items) < 3 and not _JOINERS_RE.search(items[-1]) or max(map(len, others)) > _NAME_CHARS
+        others = items[1:-1] + JOINERS_RE.split(items[-1])
+        if (len(items) < 3 and not JOINERS_RE.search(items[-1]) or max(map(len, others)) > _NAME_CHARS
                 or any("的" in item for item in others)):
             continue  # two words in a row or a clause ('科学、客观地评价人员的能力和水平'), not a list of names
         if not any(item in question.text for item in others):  # from the clause's start: '孵化出西部超导、…'
