@@ -37,8 +37,14 @@ _FULL_WIDTH = str.maketrans({chr(code): chr(code - 0xFEE0) for code in (*range(0
                                                                         *range(0xFF41, 0xFF5B), 0xFF05)})
 _FULL_WIDTH_POINT_RE = re.compile(r"(?<=\d)．(?=\d)")
 # a number split by spaces ('1 526家', '1 2.5亿元', '2 024年'): a run of digits right after a character that is
-# neither a digit nor a space, a space, and digits going on to a unit or a word; not a list of numbers ('10 20 30')
-_SPLIT_NUMBER_RE = re.compile(r"(?<![\d.,\s])(\d+(?:\.\d+)?)\s+(?=\d+(?:\.\d+)?[^\d\s.,])")
+# neither a digit nor a space, a space, and digits going on to a unit or a word; not a list of numbers ('10 20 30'),
+# nor two whole years or numbers of four digits each ('2023 2024年' has lost its dash, not a space)
+_SPLIT_NUMBER_RE = re.compile(r"(?<![\d.,\s])(\d+)((?:\.\d+)?)\s+(?=(\d+)(?:\.\d+)?[^\d\s.,])")
+
+
+def _join_split_number(match: re.Match) -> str:
+    whole = len(match.group(1)) >= 4 and len(match.group(3)) >= 4
+    return match.group(0) if whole else match.group(1) + match.group(2)
 _PAGE_NUMBER_RE = re.compile(r"^(?:第\s*)?[-—–]?\s*\d{1,3}\s*[-—–]?\s*(?:页)?$")
 _SEPARATOR_RE = re.compile(r"^[-—–_=*·•.。\s]*$")
 _EDITOR_RE = re.compile(r"综合保障中心\s*编\s*辑$|^(?:编\s*辑|电\s*话|主\s*编|责任编辑|地\s*址|邮\s*箱)\s*[：:]")
@@ -335,7 +341,7 @@ def _clean_paragraph(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(rf"(?<=[{_CJK}])\s+", "", text)
     text = re.sub(rf"\s+(?=[{_CJK}])", "", text)
-    return _SPLIT_NUMBER_RE.sub(r"\1", text)
+    return _SPLIT_NUMBER_RE.sub(_join_split_number, text)
 
 
 _TITLE_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")

@@ -290,6 +290,7 @@ def test_a_contents_entry_wrapped_before_its_page_number_is_still_one_title():
     ("产业产值达到１６２０亿元，占比２１．４％。", "产业产值达到1620亿元，占比21.4%。"),  # full-width digits and ％
     ("高新技术企业总数达到 1 526 家，研发投入 1 2.5 亿元，2 024 年", "高新技术企业总数达到1526家，研发投入12.5亿元，2024年"),
     ("评分分别为 10 20 30 分", "评分分别为10 20 30分"),  # a list of numbers stays apart
+    ("在 2023 2024 年间", "在2023 2024年间"),  # two years: a lost dash, not a split number
     ("支持５Ｇ基站建设", "支持5G基站建设"),
 ])  # fmt: skip
 def test_figures_are_read_as_the_reader_sees_them(messy, clean):
