@@ -523,6 +523,21 @@ def test_the_training_questions_are_verbatim_in_their_bulletins():
     assert "all gold spans verbatim" in result.stdout
 
 
+def test_the_checker_reads_full_width_digits_as_the_product_does(tmp_path):
+    (tmp_path / "b.txt").write_text("新能源汽车产量达到６２．３万辆，占比２１．４％。", encoding="utf-8")
+    row = {"id": "x-1", "question": "产量是多少？", "type": "number", "file": "b.txt", "article": "新能源汽车产量",
+           "answer": "62.3万辆", "evidence": "新能源汽车产量达到62.3万辆"}
+    (tmp_path / "q.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "train" / "check_questions.py"), str(tmp_path / "q.jsonl"),
+                             "--seeds", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0 and "all gold spans verbatim" in result.stdout, result.stdout
+    bad = dict(row, answer="62.4万辆", evidence="产量达到62.4万辆")
+    (tmp_path / "q.jsonl").write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "train" / "check_questions.py"), str(tmp_path / "q.jsonl"),
+                             "--seeds", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 1 and "not verbatim" in result.stdout
+
+
 def test_gold_articles_are_found_by_their_evidence():
     articles = {ARTICLE.id: ARTICLE}
     row = {"type": "number", "answer": "9座", "evidence": "2023年新建加氢站9座", "article": "别的标题"}

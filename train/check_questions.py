@@ -4,7 +4,8 @@
 
 Standard library only, and independent of the `qa` package on purpose: the people who write
 questions read the bulletin texts and this checker, never the answer code. "Verbatim" ignores
-whitespace (the bulletins wrap lines mid-sentence), nothing else.
+whitespace (the bulletins wrap lines mid-sentence) and full-width digits (`６２.３` is 62.3, as the
+product reads it), nothing else.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEEDS = (ROOT / "seeds", ROOT / "train" / "bulletins")
 
 
+_FULL_WIDTH = str.maketrans({chr(code): chr(code - 0xFEE0) for code in (*range(0xFF10, 0xFF1A), 0xFF05)})
+
+
 def squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"(?<=\d)．(?=\d)", ".", re.sub(r"\s+", "", text).translate(_FULL_WIDTH))
 
 
 def load_files(dirs: list[Path]) -> dict[str, str]:
