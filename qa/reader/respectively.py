@@ -33,9 +33,10 @@ class Aligned:
 
 
 def respective_answer(question: Question, candidate: Candidate, window: Window) -> tuple[Window, tuple[int, int]] | None:
-    """For a question naming one name of the sentence's list, the window from the clause where the list begins
-    to that name's figure (the chosen window if it already holds both), and the figure as the answer slot;
-    None when the sentence gives nothing respectively to one name the question names."""
+    """For a question naming a name of the sentence's list, the window from the clause where the list begins to
+    that name's figure (the chosen window if it already holds both), and the figure as the answer slot (for several
+    names, to the last of their figures, all of them the slot); None when the sentence gives nothing respectively
+    to a name the question names."""
     sentence = candidate.sentence
     aligned = aligned_figure(question, sentence.text)
     if aligned is None:
@@ -143,7 +144,7 @@ def _asked_items(question: Question, items: list[str]) -> list[int]:
     item holds ('包头稀土高新区' against '呼和浩特金山高新区': '高新区' names neither). When several are named, a place the
     question names may be where it asks about rather than an item: without the places, one whole name of
     _CLEAR_NAME characters or more decides ('宜昌兴发集团' names 兴发集团, not 宜昌人福)."""
-    named = _named(question.text, items, frozenset())
+    named = _named(question.text, items)
     if len(named) < 2:
         return named
     reach = [_own_stretch(question.text, item, items[:n] + items[n + 1:], frozenset(question.places))
@@ -152,8 +153,8 @@ def _asked_items(question: Question, items: list[str]) -> list[int]:
     return [reach.index(ranked[-1])] if ranked[-1] >= _CLEAR_NAME and ranked[-2] < _MIN_NAMED else named
 
 
-def _named(question: str, items: list[str], skip: frozenset[str]) -> list[int]:
-    reach = [_own_stretch(question, item, items[:n] + items[n + 1:], skip) for n, item in enumerate(items)]
+def _named(question: str, items: list[str]) -> list[int]:
+    reach = [_own_stretch(question, item, items[:n] + items[n + 1:], frozenset()) for n, item in enumerate(items)]
     return [n for n, length in enumerate(reach) if length >= _MIN_NAMED]
 
 
