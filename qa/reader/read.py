@@ -106,10 +106,8 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
         window = body_under(best.candidate) or window
-    slot = highlight(question, window)
-    respective = respective_answer(question, best.candidate, window)
-    if respective:  # '…安琪集团…分别达6.6亿元，5亿元、4.5亿元、5.8亿元' asked about 安琪集团: 5.8亿元
-        window, slot = respective
+    # '…安琪集团…分别达6.6亿元，5亿元、4.5亿元、5.8亿元' asked about 安琪集团: from the list to 5.8亿元, marked
+    window, slot = respective_answer(question, best.candidate, window) or (window, highlight(question, window))
     items = enumerated_items(question, best, [p for _, p in scored])
     reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
                       len(scored), question.kind, len(window.text))
