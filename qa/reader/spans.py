@@ -241,7 +241,8 @@ def _inside_quotes(text: str, at: int) -> bool:
     return any(head.count(opener) > head.count(closer) for opener, closer in zip(_OPENERS, _CLOSERS) if opener in "“《「『")
 
 
-_SUBSET_RE = re.compile(r"其中([^，。；,;]{1,10})$")
+_SUBSET_QUALIFIER = 10  # characters of the qualifier after 其中 ('新能源汽车产量达到' is 9)
+_SUBSET_RE = re.compile(rf"其中([^，。；,;]{{1,{_SUBSET_QUALIFIER}}})$")
 
 
 def _asked_subset(before: str, question: Question) -> bool:
@@ -274,7 +275,8 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
         value += 0.5 * any(term in before[-5:] for term in question.terms)  # the words right before it name it
         value += 2.0 * (question.unit == "rank" and before.endswith("第"))  # '排名第17位', not '50强'
         value += _figure_reached(before, after, question.text)
-        value += 1.5 * _asked_subset(before, question)  # '236家，其中国家级59家' asked about 国家级: 59家
+        subset_before = window.text[max(0, match.start() - _SUBSET_QUALIFIER - 2) : match.start()]  # with 其中
+        value += 1.5 * _asked_subset(subset_before, question)  # '236家，其中国家级59家' asked about 国家级: 59家
         if value > best_value:
             offset = window.start + match.start()
             best, best_value = (offset, offset + len(figure)), value
