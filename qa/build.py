@@ -29,7 +29,7 @@ from .keywords import KeywordTokenizer, article_places, corpus_terms, places_key
 from .manifest import FORMAT_VERSION, Chunking, Manifest
 from .schema import Chunk, Issue
 from .seeds import SeedFile
-from .sentences import evidence_units, sentence_embedding_text, term_stats
+from .sentences import evidence_units, sentence_context_text, sentence_embedding_text, term_stats
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class BuildResult:
     issues: int
     articles: int
     chunks: int
-    embedded: int  # chunks and sentences that needed the model (the rest were reused)
+    embedded: int  # chunks and sentences (alone and in context) that needed the model (the rest were reused)
     seconds: float
     sentences: int = 0
 
@@ -158,10 +158,11 @@ def _build(
     tokenizer = KeywordTokenizer(corpus_terms(articles, places))
     sentences, contexts = evidence_units(issues, tokenizer)
     sentence_texts = [sentence_embedding_text(titles[s.article_id], s) for s in sentences]
+    context_texts = [sentence_context_text(titles[s.article_id], s) for s in sentences]
     known = _known_vectors(index_dir, reusable)
-    vectors, embedded = _vectors(texts + sentence_texts, embedder, known, progress)
-    vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
-    evidence = store.Evidence(tuple(sentences), sentence_vectors, contexts, term_stats(sentences))
+    vectors, embedded = _vectors(texts + sentence_texts + context_texts, embedder, known, progress)
+    vectors, sentence_vectors, context_vectors = np.split(vectors, [len(texts), len(texts) + len(sentence_texts)])
+    evidence = store.Evidence(tuple(sentences), sentence_vectors, contexts, term_stats(sentences), context_vectors)
 
     store.clean_up(index_dir, keep=settings.builds_to_keep)
     built_at = datetime.now(timezone.utc)
@@ -173,6 +174,7 @@ def _build(
         built_at=built_at.isoformat(timespec="seconds"),
         text_hashes=tuple(_text_hash(embedder, t) for t in texts),
         sentence_hashes=tuple(_text_hash(embedder, t) for t in sentence_texts),
+        context_hashes=tuple(_text_hash(embedder, t) for t in context_texts),
     )
     written = store.write_build(index_dir, draft, issues, chunks, vectors, tokenizer, evidence,
                                 {PLACES_CACHE: places.found})
@@ -245,12 +247,13 @@ def _text_hash(embedder: Embedder, text: str) -> str:
 
 
 def _known_vectors(index_dir: Path, previous: Manifest | None) -> dict[str, np.ndarray]:
-    """Text hash → vector of everything an intact earlier build embedded (chunks and sentences)."""
+    """Text hash → vector of everything an intact earlier build embedded (chunks, sentences, sentences in context)."""
     if previous is None:
         return {}
     folder = store.build_dir(index_dir, previous.build_id)
     known = dict(zip(previous.text_hashes, np.load(folder / "vectors.npy")))
     known.update(zip(previous.sentence_hashes, np.load(folder / "sentence_vectors.npy")))
+    known.update(zip(previous.context_hashes, np.load(folder / "context_vectors.npy")))
     return known
 
 

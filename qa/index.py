@@ -4,7 +4,7 @@ index/
   CURRENT                 name of the build in use (switched atomically)
   builds/<build id>/      faiss.index, vectors.npy, keyword/, chunks.jsonl, articles.jsonl,
                           issues.jsonl, userdict.txt, sentences.jsonl, sentence_vectors.npy,
-                          contexts.jsonl, terms.json, related.json, manifest.json (written last,
+                          context_vectors.npy, contexts.jsonl, terms.json, related.json, manifest.json (written last,
                           lists every other file with its size and sha256)
 
 A build is only loaded once its files match its manifest and its counts agree (qa.manifest); a loaded
@@ -50,12 +50,14 @@ TEMP_PREFIX = ".tmp-"
 
 @dataclass(frozen=True)
 class Evidence:
-    """The build's evidence units: every sentence, its vector, each article's context, term stats."""
+    """The build's evidence units: every sentence, its vector, each article's context, term stats, and
+    each sentence's vector read under its title and heading (sentences.sentence_context_text)."""
 
     sentences: tuple[Sentence, ...]
     vectors: np.ndarray
     contexts: dict[str, ArticleContext]
     stats: TermStats
+    context_vectors: np.ndarray
 
     @cached_property
     def cosine_scale(self) -> tuple[float, float]:
@@ -169,6 +171,7 @@ def write_build(
     _write_jsonl(temp / "articles.jsonl", (asdict(a) for i in issues for a in i.articles))
     _write_jsonl(temp / "chunks.jsonl", (asdict(c) for c in chunks))
     np.save(temp / "sentence_vectors.npy", evidence.vectors)
+    np.save(temp / "context_vectors.npy", evidence.context_vectors)
     _write_jsonl(temp / "sentences.jsonl", (_sentence_row(s) for s in evidence.sentences))
     _write_jsonl(temp / "contexts.jsonl", (asdict(c) for c in evidence.contexts.values()))
     _write_json(temp / "terms.json", asdict(evidence.stats))
@@ -194,6 +197,7 @@ def _measured(chunks, vectors: np.ndarray, dense: faiss.Index, keyword: bm25s.BM
         "keyword": int(keyword.scores["num_docs"]),
         "sentences": len(evidence.sentences),
         "sentence_vectors": int(evidence.vectors.shape[0]),
+        "context_vectors": int(evidence.context_vectors.shape[0]),
     }
 
 
@@ -364,6 +368,7 @@ def _read_evidence(folder: Path) -> Evidence:
         vectors=np.load(folder / "sentence_vectors.npy"),
         contexts={c.article_id: c for c in contexts},
         stats=TermStats(**stats),
+        context_vectors=np.load(folder / "context_vectors.npy"),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Iterable, Mapping
 from .errors import IndexDamaged, IndexMismatch
 from .seeds import sha256_of
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Bump when the layout of a build directory changes; older builds are refused with `qa build --force`.
 2: evidence units (sentences, their vectors, contexts, term statistics); 3: every file's size and
 sha256, named counts, issue ids; 4: the manifest's own checksum."""
@@ -28,7 +28,7 @@ CHECKSUM_KEY = "checksum"
 """sha256 of the manifest's other content (canonical JSON): a changed size, hash, count or text hash in
 the manifest is caught like a changed file, not trusted."""
 FIX = "请运行 qa build --force"
-SAME_COUNTS = (("chunks", "vectors", "dense", "keyword"), ("sentences", "sentence_vectors"))
+SAME_COUNTS = (("chunks", "vectors", "dense", "keyword"), ("sentences", "sentence_vectors", "context_vectors"))
 """Groups of counts that must be equal: one vector, FAISS entry and keyword document per chunk; one
 vector per sentence."""
 
@@ -61,6 +61,7 @@ class Manifest:
     built_at: str
     text_hashes: tuple[str, ...]  # one per chunk, to reuse vectors in the next build
     sentence_hashes: tuple[str, ...] = ()  # one per sentence (evidence unit), likewise
+    context_hashes: tuple[str, ...] = ()  # one per sentence read in its context (sentences.sentence_context_text)
     counts: tuple[tuple[str, int], ...] = ()  # (name, count): issues, articles, chunks, vectors, dense, keyword
     files: tuple[FileRecord, ...] = ()
     reader: str | None = None  # version of the reader weights present at build time (they load at serve time)
@@ -128,6 +129,7 @@ def _manifest_of(value: dict) -> Manifest:
             "chunking": Chunking(**value["chunking"]),
             "text_hashes": tuple(value["text_hashes"]),
             "sentence_hashes": tuple(value.get("sentence_hashes", ())),
+            "context_hashes": tuple(value.get("context_hashes", ())),
             "counts": tuple((str(name), int(n)) for name, n in dict(value["counts"]).items()),
             "files": tuple(FileRecord(**record) for record in value["files"]),
         }

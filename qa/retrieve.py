@@ -124,6 +124,8 @@ class Candidate:
     dense_z: float  # that cosine in standard deviations above the question's mean over every sentence
     dense_level: float  # that cosine against the model's usual cosine between two sentences (Evidence.cosine_scale)
     topic_level: float  # the same for the question's topic (no places, no period: Question.topic) and the sentence
+    context_dense: float  # cosine of question and the sentence read under its title and heading (Evidence.context_vectors)
+    context_topic: float  # cosine of the question's topic and that
     hit: Hit  # the best-ranked retrieved passage it lies in or next to
     hit_rank: int  # 1-based rank of that passage
     article_rank: int  # 1-based rank of its article among the retrieved ones
@@ -166,10 +168,13 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
     mean, spread = float(everywhere.mean()), float(everywhere.std()) or 1.0
     dense = everywhere[order]
     topical = dense if topic is None else evidence.vectors[order] @ topic
+    in_context = evidence.context_vectors[order] @ query
+    topical_in_context = in_context if topic is None else evidence.context_vectors[order] @ topic
     usual, usual_spread = evidence.cosine_scale
     opening_periods = {article_id: _opening_period(snapshot, article_id) for article_id in article_order}
     found = []
-    for row, score, topic_score in zip(order, dense, topical):
+    for row, score, topic_score, context_score, context_topic in zip(order, dense, topical, in_context,
+                                                                     topical_in_context):
         rank, hit, neighbour = chosen[row]
         sentence = evidence.sentences[row]
         article = snapshot.articles[sentence.article_id]
@@ -181,6 +186,7 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
             context=evidence.contexts[sentence.article_id], previous=previous, vector=evidence.vectors[row],
             dense=float(score), dense_z=(float(score) - mean) / spread,
             dense_level=(float(score) - usual) / usual_spread, topic_level=(float(topic_score) - usual) / usual_spread,
+            context_dense=float(context_score), context_topic=float(context_topic),
             hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
             neighbour=neighbour, article_period=opening_periods[sentence.article_id],
         ))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from qa.embed import FAKE_MODEL, FakeEmbedder
 from qa.engine import open_engine
 from qa.errors import BadBulletin, BuildLocked, IndexDamaged, IndexMismatch, IndexNotReady, NotFound, StorageError
 from qa.keywords import KeywordTokenizer
-from qa.sentences import evidence_units, sentence_embedding_text
+from qa.sentences import evidence_units, sentence_context_text, sentence_embedding_text
 from qa.index import FORMAT_VERSION, TEMP_PREFIX, clean_up, current_build_id, load_snapshot, switch_to
 from qa.reader import read
 
@@ -88,6 +89,14 @@ def _sentence_texts(path: Path, label: str | None = None) -> list[str]:
     return [sentence_embedding_text("", s) for s in sentences]
 
 
+def _context_texts(path: Path, label: str | None = None) -> list[str]:
+    """Those sentences read under their article's title and heading (the second vector of each)."""
+    issue = read_issue(path, label)
+    titles = {a.id: a.title for a in issue.articles}
+    sentences, _ = evidence_units([issue], KeywordTokenizer())
+    return [sentence_context_text(titles[s.article_id], s) for s in sentences]
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -109,7 +118,7 @@ def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbui
     assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip() == result.build_id
     folder = settings.index_dir / "builds" / result.build_id
     for name in ("faiss.index", "vectors.npy", "chunks.jsonl", "articles.jsonl", "issues.jsonl", "manifest.json",
-                 "sentences.jsonl", "sentence_vectors.npy", "contexts.jsonl", "terms.json"):
+                 "sentences.jsonl", "sentence_vectors.npy", "context_vectors.npy", "contexts.jsonl", "terms.json"):
         assert (folder / name).is_file(), name
     assert (folder / "keyword").is_dir() and any((folder / "keyword").iterdir())
 
@@ -127,12 +136,14 @@ def test_build_writes_a_self_describing_directory_and_points_current_at_it(unbui
     sentences = _read_jsonl(folder / "sentences.jsonl")
     assert manifest["counts"] == {"issues": len(issues), "articles": len(articles), "chunks": len(chunks),
                                   "vectors": len(chunks), "dense": len(chunks), "keyword": len(chunks),
-                                  "sentences": len(sentences), "sentence_vectors": len(sentences)}
+                                  "sentences": len(sentences), "sentence_vectors": len(sentences),
+                                  "context_vectors": len(sentences)}
     assert manifest["issue_ids"] == {"2024-03-yunshan.txt": "2024-03", "baihe-undated.md": "baihe-undated"}
     assert (len(issues), len(articles)) == (2, 4)
     assert (result.issues, result.articles, result.chunks) == (2, 4, len(chunks))
-    assert result.embedded == len(chunks) + len(sentences)  # nothing to reuse the first time
+    assert result.embedded == len(chunks) + 2 * len(sentences)  # nothing to reuse the first time
     assert np.load(folder / "sentence_vectors.npy").shape == (len(sentences), 64)
+    assert np.load(folder / "context_vectors.npy").shape == (len(sentences), 64)
     texts = {a["id"]: a["text"] for a in articles}
     assert all(texts[s["article_id"]][s["start"] : s["end"]] == s["text"] for s in sentences)
     assert {issue["id"]: issue["label"] for issue in issues} == {"2024-03": "2024年第3期", "baihe-undated": "2023年增刊"}
@@ -157,13 +168,26 @@ def test_unchanged_sources_make_a_second_build_a_no_op(fresh_settings):
     assert _builds(fresh_settings) == [first]
 
 
+def test_each_sentence_is_also_embedded_under_its_title_and_heading(unbuilt_settings):
+    build(unbuilt_settings, FakeEmbedder())
+    snapshot = load_snapshot(unbuilt_settings.index_dir)
+    evidence = snapshot.evidence
+    texts = [sentence_context_text(snapshot.articles[s.article_id].title, s) for s in evidence.sentences]
+    assert np.allclose(evidence.context_vectors, FakeEmbedder().embed_passages(texts), atol=1e-6)
+    assert not np.allclose(evidence.context_vectors, evidence.vectors, atol=1e-6)
+    headed = replace(evidence.sentences[0], text="深化校地合作。", heading="三是引育转化载体。")
+    assert sentence_context_text("黄山：加速成果转化", headed) == "黄山：加速成果转化：三是引育转化载体。 深化校地合作。"
+    a_heading_itself = replace(headed, text="三是引育转化载体。")
+    assert sentence_context_text("黄山：加速成果转化", a_heading_itself) == "黄山：加速成果转化：三是引育转化载体。"
+
+
 def test_force_rebuilds_under_a_new_id(fresh_settings):
     first = current_build_id(fresh_settings.index_dir)
 
     forced = build(fresh_settings, FakeEmbedder(), force=True)
 
     assert forced.changed and forced.build_id != first
-    assert forced.embedded == forced.chunks + forced.sentences  # force re-embeds, it does not reuse
+    assert forced.embedded == forced.chunks + 2 * forced.sentences  # force re-embeds, it does not reuse
     assert current_build_id(fresh_settings.index_dir) == forced.build_id
     assert load_snapshot(fresh_settings.index_dir).build_id == forced.build_id
 
@@ -201,7 +225,7 @@ def test_a_changed_source_file_rebuilds_and_embeds_only_the_changed_passages(fre
 def test_another_model_rebuilds_and_embeds_everything(fresh_settings):
     result = build(fresh_settings, FakeEmbedder(32))
 
-    assert result.changed and result.embedded == result.chunks + result.sentences
+    assert result.changed and result.embedded == result.chunks + 2 * result.sentences
     manifest = load_snapshot(fresh_settings.index_dir, "fake-32").manifest
     assert (manifest.model, manifest.dimension) == ("fake-32", 32)
 
@@ -232,10 +256,11 @@ def test_add_embeds_only_the_new_issues_passages_and_makes_it_answerable(fresh_s
 
     expected = _chunk_texts(fresh_settings, new_bulletin)
     new_sentences = _sentence_texts(new_bulletin)
+    in_context = _context_texts(new_bulletin)
     assert [issue.id for issue in added] == [NEW_ISSUE_ID]
     assert result.changed and result.build_id != before.build_id
-    assert result.embedded == len(expected) + len(new_sentences)
-    assert sorted(embedder.passages) == sorted(expected + new_sentences)
+    assert result.embedded == len(expected) + 2 * len(new_sentences)
+    assert sorted(embedder.passages) == sorted(expected + new_sentences + in_context)
     assert result.chunks == len(before.chunks) + len(expected)
     assert result.sentences == len(before.evidence.sentences) + len(new_sentences)
     assert (fresh_settings.seeds_dir / new_bulletin.name).read_bytes() == new_bulletin.read_bytes()

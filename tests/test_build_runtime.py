@@ -73,10 +73,10 @@ def test_vectors_of_a_runtime_that_is_not_interchangeable_are_refused_with_what_
 def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fresh_settings, new_bulletin):
     int8 = RuntimeEmbedder(ONNX_INT8)
     first = build(fresh_settings, int8, force=True)
-    assert first.embedded == first.chunks + first.sentences
+    assert first.embedded == first.chunks + 2 * first.sentences
     fp32 = RuntimeEmbedder(TORCH_FP32)
     _, added = add_bulletins(fresh_settings, fp32, [new_bulletin])
-    assert added.embedded == added.chunks + added.sentences == fp32.embedded  # nothing reused from the int8 build
+    assert added.embedded == added.chunks + 2 * added.sentences == fp32.embedded  # nothing reused from the int8 build
     assert _manifest(fresh_settings).runtime == TORCH_FP32
     same = RuntimeEmbedder(TORCH_FP32)
     assert build(fresh_settings, same, force=False).changed is False and same.embedded == 0
@@ -85,7 +85,7 @@ def test_switching_runtime_re_embeds_everything_so_a_build_never_mixes_them(fres
 def test_an_embedder_that_declares_no_runtime_reuses_the_fake_models_vectors(fresh_settings, new_bulletin):
     before = dict(_manifest(fresh_settings).counts)
     _, added = add_bulletins(fresh_settings, UndeclaredEmbedder(), [new_bulletin])
-    new_texts = added.chunks - before["chunks"] + added.sentences - before["sentences"]
+    new_texts = added.chunks - before["chunks"] + 2 * (added.sentences - before["sentences"])  # alone and in context
     assert 0 < added.embedded == new_texts  # only the new issue's passages and sentences
     assert _manifest(fresh_settings).runtime == "unknown"
     assert open_engine(fresh_settings, FakeEmbedder()).status().chunks == added.chunks

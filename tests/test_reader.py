@@ -224,7 +224,20 @@ def _candidate(text: str, title: str, in_force: Period):
     sentence = Sentence("x/01", 0, 0, len(text), text, 0, "", "", in_force, in_force, (), tuple(text))
     hit = Hit(Chunk("x/01#0", "x/01", 0, 0, len(text), text), 0.1)
     return Candidate(sentence, article, "label", "x.txt", ArticleContext("x/01", (), (), None), "",
-                     np.zeros(4), 0.5, 0.0, 0.0, 0.0, hit, 1, 1, False, Period())
+                     np.zeros(4), 0.5, 0.0, 0.0, 0.0, 0.5, 0.5, hit, 1, 1, False, Period())
+
+
+def test_the_sentence_read_in_its_context_is_scored_against_the_other_candidates():
+    from qa.reader.features import FEATURE_NAMES, pairs, vector
+
+    question = parse_question("黄山市是怎样引育科技成果转化载体的？", KeywordTokenizer(), STATS)
+    plain = _candidate("深化与长三角地区高校院所合作共建。", "黄山：加速科技成果转化", Period())
+    in_context = replace(plain, context_dense=0.9, context_topic=0.8)
+    apart = replace(plain, context_dense=0.6, context_topic=0.7)
+    rows = [dict(zip(FEATURE_NAMES, vector(p))) for p in pairs(question, [in_context, apart], STATS)]
+    assert [round(r["context_dense_gap"], 6) for r in rows] == [0.0, -0.3]
+    assert [round(r["context_topic_gap"], 6) for r in rows] == [0.0, -0.1]
+    assert rows[0]["dense_gap"] == rows[1]["dense_gap"] == 0.0  # the sentence's own cosine is the same
 
 
 def test_place_and_period_named_in_the_question_are_hard_constraints():

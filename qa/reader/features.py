@@ -46,6 +46,8 @@ class Pool:
     dense_level: float
     passage_dense: float
     topic_level: float
+    context_dense: float
+    context_topic: float
     bm25: float
     coverage: float
 
@@ -57,6 +59,8 @@ def pairs(question: Question, candidates: list[Candidate], stats: TermStats) -> 
         dense_level=max((c.dense_level for c in candidates), default=0.0),
         passage_dense=max((c.hit.dense_score for c in candidates), default=0.0),
         topic_level=max((c.topic_level for c in candidates), default=0.0),
+        context_dense=max((c.context_dense for c in candidates), default=0.0),
+        context_topic=max((c.context_topic for c in candidates), default=0.0),
         bm25=max((m[2] for m in measures), default=0.0),
         coverage=max((m[0] for m in measures), default=0.0),
     )
@@ -234,6 +238,9 @@ FEATURES: tuple[tuple[str, Callable[[Pair], float]], ...] = (
     ("dense_gap", lambda p: p.candidate.dense - p.pool.dense),
     ("dense_z", lambda p: p.candidate.dense_z / 4),
     ("dense_rank", lambda p: 1.0 / p.dense_rank),
+    # the sentence read under its title and heading: a question worded like them comes close to it
+    ("context_dense_gap", lambda p: p.candidate.context_dense - p.pool.context_dense),
+    ("context_topic_gap", lambda p: p.candidate.context_topic - p.pool.context_topic),
     ("passage_dense_gap", lambda p: p.candidate.hit.dense_score - p.pool.passage_dense),
     ("passage_rank", lambda p: 1.0 / p.candidate.hit_rank),
     ("article_rank", lambda p: 1.0 / p.candidate.article_rank),
