@@ -691,3 +691,15 @@ def test_the_answer_runs_from_the_list_to_the_figure_asked_for():
     assert text[slot[0] : slot[1]] == "5.8亿元" and window.span == (1, 2) and window.last
     asked_first = parse_question("兴发集团研发投入有多少？", KeywordTokenizer(), STATS)
     assert respective_answer(asked_first, candidate, chosen) == (chosen, (text.index("6.6"), text.index("，5亿元")))
+
+
+def test_the_confidence_shown_is_rounded_down_so_its_words_never_run_ahead_of_it():
+    from qa.reader.read import shown_confidence
+
+    weights = load_weights()
+    floor = next(f for f, words in weights.confidence_words if words == "把握较高")
+    just_under = floor - 0.0004  # rounded to nearest, 3 decimals, it would read as the floor itself
+    assert shown_confidence(just_under) < floor
+    assert weights.words_for(shown_confidence(just_under)) != "把握较高"
+    assert shown_confidence(floor) == floor and weights.words_for(shown_confidence(floor)) == "把握较高"
+    assert shown_confidence(0.9999) == 0.999 and shown_confidence(0.0) == 0.0

@@ -6,6 +6,7 @@ another period cited beside it when the bulletins have one."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from dataclasses import dataclass, replace
@@ -166,8 +167,8 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
         end=end,
         highlight_start=items[0].start if items else choice.slot[0],
         highlight_end=items[0].end if items else choice.slot[1],
-        confidence=round(choice.confidence, 3),
-        confidence_words=weights.words_for(choice.confidence),
+        confidence=shown_confidence(choice.confidence),
+        confidence_words=weights.words_for(shown_confidence(choice.confidence)),
         citation=citation,
         items=items,
         supporting=supporting,
@@ -229,8 +230,8 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
         question=question.text,
         found=False,
         message=message,
-        confidence=round(choice.confidence, 3) if choice else 0.0,
-        confidence_words=weights.words_for(choice.confidence) if choice else weights.words_for(0.0),
+        confidence=shown_confidence(choice.confidence) if choice else 0.0,
+        confidence_words=weights.words_for(shown_confidence(choice.confidence) if choice else 0.0),
         related=_related(hits, candidates, set()),
         other_period=note,
     )
@@ -263,6 +264,13 @@ def _other_period(question: Question, candidates: list[Candidate], stats: TermSt
         text=choice.window.text,
         citation=citation_of(best.hit, best, choice.window.start, choice.window.end),
     )
+
+
+def shown_confidence(probability: float) -> float:
+    """The confidence as shown: rounded down to 3 decimals, so that it never reaches the next words' floor before
+    the probability does (0.8496 is 0.849, 把握一般 — rounded to nearest it read 0.85 beside 把握一般, whose floor
+    0.85 is 把握较高's; the page likewise rounds its percentage down)."""
+    return math.floor(probability * 1000 + 1e-9) / 1000
 
 
 def _period_of(window: str, in_force: Period, sentence: str = "") -> Period:
