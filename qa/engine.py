@@ -71,6 +71,9 @@ class Engine(Protocol):
     def issues(self) -> list[Issue]:
         """All issues with their articles (Article.text included)."""
 
+    def catalogue(self) -> tuple[list[Issue], str]:
+        """The issues and the id of the build they come from."""
+
     def article(self, article_id: str) -> tuple[Issue, Article]:
         """Raises NotFound."""
 
@@ -202,6 +205,11 @@ class BulletinEngine:
 
     def issues(self) -> list[Issue]:
         return list(self.snapshot().issues)
+
+    def catalogue(self) -> tuple[list[Issue], str]:
+        """The issues and the build they come from (one snapshot: the list and its id agree)."""
+        snapshot = self.snapshot()
+        return list(snapshot.issues), snapshot.build_id
 
     def article(self, article_id: str) -> tuple[Issue, Article]:
         snapshot = self.snapshot()

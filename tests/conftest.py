@@ -140,6 +140,9 @@ class FakeEngine:
     def issues(self) -> list[Issue]:
         return list(FAKE_ISSUES)
 
+    def catalogue(self) -> tuple[list[Issue], str]:
+        return list(FAKE_ISSUES), "20240401-fake"
+
     def article(self, article_id: str) -> tuple[Issue, Article]:
         for issue in FAKE_ISSUES:
             for article in issue.articles:

@@ -50,14 +50,14 @@ class NotReadyEngine:
     def _fail(self, *args, **kwargs):
         raise IndexNotReady("还没有索引：请先运行 qa build")
 
-    ask = issues = article = status = _fail
+    ask = issues = catalogue = article = status = _fail
 
 
 class BrokenEngine:
     def _fail(self, *args, **kwargs):
         raise RuntimeError("secret-detail in /srv/qa/engine.py line 42")
 
-    ask = issues = article = status = _fail
+    ask = issues = catalogue = article = status = _fail
 
 
 # ---- /api/ask: answers ---------------------------------------------------------------------
@@ -204,6 +204,13 @@ def test_history_turns_have_the_questions_limits(api_client, fake_engine, turn, 
     body = json.dumps({"question": "那南京呢？", "history": [turn]}, ensure_ascii=False).encode()  # 240 KB: under the cap
     error = assert_error(api_client.post("/api/ask", data=body, content_type="application/json"), 400, "bad_request")
     assert fragment in error["message"]
+    assert fake_engine.asked == []
+
+
+@pytest.mark.parametrize("body", [b"[1]", b'"question"', b"42"])
+def test_a_body_that_is_not_an_object_says_so_in_one_language(api_client, fake_engine, body):
+    error = assert_error(api_client.post("/api/ask", data=body, content_type="application/json"), 400, "bad_request")
+    assert error["message"] == "请求体必须是 JSON 对象"
     assert fake_engine.asked == []
 
 
@@ -838,6 +845,11 @@ def test_app_starts_before_the_first_build_and_picks_it_up(tmp_path, api_web_dir
     assert response.status_code == 200
     assert {citation["article"]["id"] for citation in response.get_json()["citations"]} == {"2024-05/01"}
     assert client.get("/healthz").get_json()["issues"] == 1
+
+
+def test_the_issue_list_names_the_build_it_comes_from(built_client):
+    body = built_client.get("/api/issues").get_json()
+    assert body["issues"] and body["build_id"] == built_client.get("/healthz").get_json()["build_id"]
 
 
 def test_follow_up_returns_how_it_was_read(built_client):

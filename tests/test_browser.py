@@ -184,6 +184,9 @@ def test_citation_chip_expands_to_show_its_passage(page, live_server, asked):
     chip.click()
     assert chip.get_attribute("aria-expanded") == "true"
     assert passage.locator(".passage-text").first.inner_text() == asked.answer["citation"]["passage"]
+    answer = asked.answer  # the passage marks what the answer marks
+    marked = answer["text"][answer["highlight"]["start"] - answer["start"] : answer["highlight"]["end"] - answer["start"]]
+    assert passage.locator(".passage-text mark").first.inner_text() == marked
     chip.click()
     assert chip.get_attribute("aria-expanded") == "false" and passage.is_hidden()
 
@@ -444,6 +447,13 @@ def test_a_follow_up_shows_how_it_was_read(page, live_server):
         "node => node.querySelector('.resolved-question').getBoundingClientRect().top"
         " < node.querySelector('.answer-text, .not-found-title').getBoundingClientRect().top"
     )
+    # the address bar and 复制链接 carry the question as it was read: '那白河市呢？' alone means nothing elsewhere
+    read_as = resolved.inner_text().removeprefix("理解为：").strip()
+    assert parse_qs(urlparse(page.url).query)["q"] == [read_as]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.base_url)
+    reply.get_by_role("button", name="复制链接").click()
+    reply.locator(".answer-actions button.is-done").wait_for()
+    assert parse_qs(urlparse(page.evaluate("navigator.clipboard.readText()")).query)["q"] == [read_as]
 
 
 def test_related_articles_of_other_issues_link_into_the_reader(page, live_server, asked):
@@ -634,3 +644,52 @@ def test_another_periods_quote_that_opens_with_its_period_does_not_repeat_it(pag
 
     shown = reply.locator(".other-period-text").inner_text()
     assert shown.count(body["other_period"]["stated"]) == 1, shown
+
+
+@pytest.mark.parametrize("texts, tag", [
+    (["一、支持创新平台建设", "二、强化人才支撑"], "ul"),  # they carry their own numerals: not numbered again
+    (["支持创新平台建设", "强化人才支撑"], "ol"),
+])  # fmt: skip
+def test_listed_measures_are_numbered_once(page, live_server, asked, texts, tag):
+    body = post_json(live_server.url("/api/ask"), {"question": asked.question})
+    answer = body["answer"]
+    answer["items"] = [{"text": text, "start": answer["start"], "end": answer["end"]} for text in texts]
+    page.route("**/api/ask", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                        body=json.dumps(body, ensure_ascii=False)))
+    page.goto(live_server.url("/"))
+
+    reply = ask(page, asked.question)
+
+    listed = reply.locator(".answer-items")
+    assert listed.evaluate("node => node.tagName.toLowerCase()") == tag
+    assert listed.locator("li").all_inner_texts() == texts
+    marker = listed.evaluate("node => getComputedStyle(node).listStyleType")
+    assert (marker == "none") == (tag == "ul"), marker
+
+
+def test_an_answer_from_a_newer_build_reloads_the_issue_list(page, live_server, asked):
+    listed = fetch_json(live_server.url("/api/issues"))
+    added = {**listed["issues"][0], "id": "2031-01", "label": "2031年第1期", "articles": []}
+    lists = [{**listed, "build_id": "build-old"}, {**listed, "issues": [added, *listed["issues"]], "build_id": "build-new"}]
+    served = []
+
+    def issues(route):
+        served.append(route.request.url)
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps(lists[min(len(served), 2) - 1], ensure_ascii=False))
+
+    def ask_newer(route):
+        body = route.fetch().json()
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({**body, "build_id": "build-new"}, ensure_ascii=False))
+
+    page.route("**/api/issues", issues)
+    page.route("**/api/ask", ask_newer)
+    page.goto(live_server.url("/"))
+    page.wait_for_function("() => document.querySelectorAll('#issue-filter option').length > 1")
+    assert "2031年第1期" not in page.locator("#issue-filter").inner_text()
+
+    ask(page, asked.question)
+
+    page.wait_for_function("() => [...document.querySelectorAll('#issue-filter option')].some(o => o.value === '2031-01')")
+    assert len(served) == 2

@@ -156,6 +156,7 @@ def test_a_question_is_parsed_into_kind_terms_places_period_and_unit():
     ("柳州新能源汽车产量是多少？", "柳州市汽车产量达到178.6万辆，其中新能源汽车产量达到62.3万辆", "62.3万辆"),  # a long qualifier
     ("绵阳吸引了多少研发人员？", "吸引各类专业技术人才25.6万名、研发人员3.79万人", "3.79万人"),  # named right before it
     ("海曙的甬优水稻亩产多少？", "甬优“31”号实现亩产超千斤", "甬优“31”号实现亩产超千斤"),  # '31' in quotes is a name
+    ("贵州给赋权项目的经费补助最多多少？", "按首笔贷款额的10%、最高不超过100万元，给予经费补助", "不超过100万元"),  # a bound's negation
 ])  # fmt: skip
 def test_the_highlight_marks_the_figure_asked_for(question, window, marked):
     from qa.reader.spans import Window, highlight

@@ -3,7 +3,7 @@
 
 import { loadedIssues } from "./api.js";
 import { BULLETIN_NAME, el, textNodes } from "./dom.js";
-import { articleUrl, questionUrl } from "./links.js";
+import { articleUrl, questionAsRead, questionUrl } from "./links.js";
 import { openArticle } from "./reader.js";
 
 export function articleLink(label, articleId, range, className) {
@@ -87,14 +87,16 @@ export function renderClosest(question, citations) {
   ]);
 }
 
-/** "本库收录 2022年第10期 至 2023年第12期 等 5 期简报（其中 2 期未注明期号）" from the catalogue. */
+/** "本库收录《科技情报参考》共 5 期：3 期有期号（2022年第10期 至 2023年第12期），2 期未注明期号。" from the catalogue. */
 export function archiveCoverage(issues = loadedIssues()) {
   if (!issues.length) return "";
   const dated = issues.filter((issue) => /\d{4}\s*年\s*第\s*\d+\s*期/.test(issue.label));
   const undated = issues.length - dated.length;
-  let text = `本库收录${BULLETIN_NAME} ${issues.length} 期`;
-  if (dated.length) text += `：${dated[dated.length - 1].label} 至 ${dated[0].label}`;
-  if (undated) text += `${dated.length ? "，另有" : "，其中"} ${undated} 期未注明期号`;
+  const span = dated.length === 1 ? dated[0].label : `${dated[dated.length - 1].label} 至 ${dated[0].label}`;
+  let text = `本库收录${BULLETIN_NAME}共 ${issues.length} 期`;
+  if (dated.length && undated) text += `：${dated.length} 期有期号（${span}），${undated} 期未注明期号`;
+  else if (dated.length) text += `：${span}`;
+  else text += "，均未注明期号";
   return `${text}。`;
 }
 
@@ -104,5 +106,5 @@ export function renderCoverage() {
 }
 
 export function shareUrl(turn) {
-  return window.location.origin + questionUrl(turn.question, turn.issueId);
+  return window.location.origin + questionUrl(questionAsRead(turn), turn.issueId);
 }

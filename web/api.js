@@ -5,6 +5,7 @@ const TOP_K = 5;
 const articles = new Map(); // article id → pending or settled request; a failed one is dropped so it can be retried
 let issues = null;
 let issuesRequest = null;
+let issuesBuild = null; // the build the loaded list comes from (IssueList.build_id)
 
 export class ApiError extends Error {
   constructor(message, status, code) {
@@ -84,6 +85,7 @@ export function loadIssues() {
     issuesRequest = requestJson("/api/issues", { headers: { Accept: "application/json" } })
       .then((body) => {
         issues = Array.isArray(body.issues) ? body.issues : [];
+        issuesBuild = body.build_id || null;
         return issues;
       })
       .catch((error) => {
@@ -92,6 +94,14 @@ export function loadIssues() {
       });
   }
   return issuesRequest;
+}
+
+/** True when an answer came from another build than the issue list (an issue was added or removed since the
+ * list was loaded): the cached list is dropped, so the next loadIssues() asks again. */
+export function issuesOutdatedBy(buildId) {
+  if (!buildId || !issuesBuild || buildId === issuesBuild || !issuesRequest) return false;
+  issuesRequest = null;
+  return true;
 }
 
 /** The issues from the last successful loadIssues(), or [] before it has answered. */

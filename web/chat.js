@@ -40,41 +40,68 @@ function supportingCitations(response) {
   return [answer.citation, ...(Array.isArray(answer.supporting) ? answer.supporting : [])].filter(Boolean);
 }
 
+/** The span the answer marks, in its article: what its 出处 passages mark too. */
+function answerSlot(answer) {
+  const highlight = answer.highlight;
+  const citation = answer.citation;
+  if (!highlight || !citation) return null;
+  const text = String(answer.text || "").slice(highlight.start - answer.start, highlight.end - answer.start);
+  return { articleId: citation.article.id, start: highlight.start, end: highlight.end, text };
+}
+
 function relatedCitations(response) {
   return Array.isArray(response.related) ? response.related : [];
 }
+
+const OWN_NUMERAL = /^\s*(?:[（(]?[一二三四五六七八九十]+[）)、.．]|[（(]?\d+[）)、.．]|[一二三四五六七八九十]+是)/;
 
 function renderQuotedAnswer(answer) {
   const text = String(answer.text || "");
   const quote = el("blockquote", { className: "answer-text" });
   const items = Array.isArray(answer.items) ? answer.items : [];
   if (items.length && answer.citation) {
-    // A how-question about a whole article: its enumerated measures, each a link to its place.
-    quote.append(el("ol", { className: "answer-items" }, items.map((item) => el("li", {}, [
+    // A how-question about a whole article: its enumerated measures, each a link to its place. Items that
+    // carry their own numerals ('一、…', '（二）…', '三是…') are not numbered again.
+    const numbered = items.every((item) => !OWN_NUMERAL.test(String(item.text || "")));
+    quote.append(el(numbered ? "ol" : "ul", { className: `answer-items${numbered ? "" : " has-own-numerals"}` }, items.map((item) => el("li", {}, [
       articleLink(String(item.text || ""), answer.citation.article.id, { start: item.start, end: item.end }, "answer-item"),
     ]))));
     return quote;
   }
   const highlight = answer.highlight;
-  let from = highlight ? highlight.start - answer.start : 0;
-  let to = highlight ? highlight.end - answer.start : text.length;
-  from = Math.max(0, Math.min(text.length, Number(from) || 0));
-  to = Math.max(from, Math.min(text.length, Number(to) || 0));
-  if (to > from) {
-    quote.append(...textNodes(text.slice(0, from)), el("mark", {}, textNodes(text.slice(from, to))), ...textNodes(text.slice(to)));
-  } else {
-    quote.append(...textNodes(text));
-  }
+  const from = highlight ? highlight.start - answer.start : 0;
+  const to = highlight ? highlight.end - answer.start : text.length;
+  quote.append(...markedText(text, from, to));
   return quote;
 }
 
-function renderPassage(group, passageId) {
+/** The text's nodes with text[from:to] in a <mark> (clamped; no mark when the range is empty). */
+function markedText(text, from, to) {
+  from = Math.max(0, Math.min(text.length, Number(from) || 0));
+  to = Math.max(from, Math.min(text.length, Number(to) || 0));
+  if (to <= from) return textNodes(text);
+  return [...textNodes(text.slice(0, from)), el("mark", {}, textNodes(text.slice(from, to))), ...textNodes(text.slice(to))];
+}
+
+/** Where a cited passage states the answer: the answer's own span in its own passage, else the same words
+ * (a supporting passage states the same figure or names). */
+function answerRangeIn(passage, articleId, slot) {
+  const text = String(passage.passage || "");
+  if (!slot) return null;
+  if (articleId === slot.articleId && slot.start >= passage.start && slot.end <= passage.end) {
+    return [slot.start - passage.start, slot.end - passage.start];
+  }
+  const at = slot.text ? text.indexOf(slot.text) : -1;
+  return at >= 0 ? [at, at + slot.text.length] : null;
+}
+
+function renderPassage(group, passageId, slot) {
   const box = el("div", { className: "passage", attrs: { id: passageId, role: "region", "aria-label": `摘录：${group.article.title}` } });
   box.hidden = true;
   box.append(el("p", { className: "passage-meta", text: `${BULLETIN_NAME}${group.issue.label} · ${group.article.title}` }));
   for (const passage of group.passages) {
     box.append(el("div", { className: "passage-item" }, [
-      el("p", { className: "passage-text" }, textNodes(passage.passage)),
+      el("p", { className: "passage-text" }, markedText(String(passage.passage || ""), ...(answerRangeIn(passage, group.article.id, slot) || [0, 0]))),
       articleLink("查看原文", group.article.id, { start: passage.start, end: passage.end }, "action-button action-button-small"),
     ]));
   }
@@ -92,7 +119,7 @@ function ocrMark(citation) {
   });
 }
 
-function renderCitationChips(citations, heading) {
+function renderCitationChips(citations, heading, slot = null) {
   const groups = groupByArticle(citations);
   if (!groups.length) return null;
   const section = el("div", { className: "citations" });
@@ -102,7 +129,7 @@ function renderCitationChips(citations, heading) {
   const passages = el("div", { className: "citation-passages" });
   groups.forEach((group, index) => {
     const passageId = uniqueId("passage");
-    const passage = renderPassage(group, passageId);
+    const passage = renderPassage(group, passageId, slot);
     const chip = el("button", {
       className: "citation-chip",
       attrs: { type: "button", "aria-expanded": "false", "aria-controls": passageId, title: "展开摘录" },
@@ -220,7 +247,7 @@ function renderAnswer(turn) {
     turn.issueId ? el("span", { className: "scope-tag", text: `仅检索 ${turn.issueLabel || turn.issueId}` }) : null,
   ]);
   bubble.append(...[renderResolved(turn.response), header, renderQuotedAnswer(answer)].filter(Boolean));
-  const chips = renderCitationChips(supportingCitations(turn.response), "出处");
+  const chips = renderCitationChips(supportingCitations(turn.response), "出处", answerSlot(answer));
   if (chips) bubble.append(chips);
   const seeAlso = renderSeeAlso(relatedCitations(turn.response));
   if (seeAlso) bubble.append(seeAlso);

@@ -1,10 +1,10 @@
 // Asking: the turns of the conversation, the composer, and the issue filter that scopes each question.
 
-import { ApiError, errorTitle, loadedIssues, postQuestion } from "./api.js";
+import { ApiError, errorTitle, issuesOutdatedBy, loadIssues, loadedIssues, postQuestion } from "./api.js";
 import { archiveCoverage } from "./answer-parts.js";
 import { refreshTurn, renderTurn } from "./chat.js";
 import { el, phoneScreen, ui, uniqueId } from "./dom.js";
-import { setQuestionUrl } from "./links.js";
+import { questionAsRead, setQuestionUrl } from "./links.js";
 import { loadConversation, saveConversation, saveIssueScope, state } from "./store.js";
 
 const HISTORY_TURNS = 3;
@@ -57,6 +57,8 @@ export async function ask(rawQuestion) {
   }
   if (generation !== state.generation) return false; // cleared meanwhile; clearing already reset `busy`
   state.busy = false;
+  if (turn.response) setQuestionUrl(questionAsRead(turn), turn.issueId);
+  if (turn.response && issuesOutdatedBy(turn.response.build_id)) loadIssues().then(fillIssueFilter).catch(() => {});
   refreshTurn(turn, retry);
   saveConversation();
   updateChrome();

@@ -17,9 +17,15 @@ export function questionUrl(question, issueId) {
   return query ? `/?${query}` : "/";
 }
 
+// A follow-up ('那宁夏呢？') means nothing on its own: a link carries the question as the server read it.
+export function questionAsRead(turn) {
+  const resolved = turn.response && String(turn.response.resolved_question || "").trim();
+  return resolved || turn.question;
+}
+
 export function chatUrl() {
   const lastTurn = state.turns[state.turns.length - 1];
-  return lastTurn ? questionUrl(lastTurn.question, lastTurn.issueId) : "/";
+  return lastTurn ? questionUrl(questionAsRead(lastTurn), lastTurn.issueId) : "/";
 }
 
 function parseRange(params) {

