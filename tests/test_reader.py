@@ -402,6 +402,8 @@ def test_a_follow_up_takes_the_new_place_into_the_previous_question():
     assert resolve_follow_up("那南京呢？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
     assert resolve_follow_up("南京有多少家孵化器？", [], tokenizer) == "南京有多少家孵化器？"
     assert resolve_follow_up("还有南京？", ["宁夏有多少家孵化器？"], tokenizer) == "南京有多少家孵化器？"
+    # the previous place's scope word is not carried to another place (宁夏 is a region, not a city)
+    assert resolve_follow_up("那宁夏呢？", ["南京全市共建有多少家孵化器？"], tokenizer) == "宁夏共建有多少家孵化器？"
 
 
 def test_a_follow_up_may_change_the_period_or_the_metric_and_keep_the_rest():

@@ -197,7 +197,8 @@ def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordToken
     if any(tag == "ns" for _, tag in tokenizer.tagged(subject)):
         for word in previous_places:
             if place_stem(word) not in subject:
-                return previous.replace(word, subject, 1)
+                before, _, after = previous.partition(word)
+                return before + subject + _SCOPE_RE.sub("", after, count=1)  # '南京全市…' → '宁夏…', not '宁夏全市…'
         return f"{subject}{previous}"
     stated = next((previous[start:end] for start, end in period_spans(previous)), "")
     if period_spans(subject) == [(0, len(subject))]:
@@ -206,4 +207,5 @@ def resolve_follow_up(text: str, history: Sequence[str], tokenizer: KeywordToken
     return f"{stated}{''.join(dict.fromkeys(previous_places))}{subject}{asks}"
 
 
+_SCOPE_RE = re.compile(r"^全[市省区县州盟]")  # the previous place's own scope: wrong for another kind of place
 _PRONOUN_RE = re.compile(r"^(?:它的|它|其|该[市省县区]的?|那里的?|这里的?|当地的?)")
