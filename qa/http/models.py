@@ -203,7 +203,8 @@ class Answer(ResponseModel):
     end: int
     highlight: Highlight = Field(description="The answer slot inside the text (the asked figure, the names).")
     confidence: float = Field(description="Calibrated probability that the answer is right (measured by "
-                              "leave-one-bulletin-out cross-validation).")
+                              "leave-one-bulletin-out cross-validation), rounded down to 3 decimals; "
+                              "confidence_words are read from this value.")
     confidence_words: str = Field(description="What that probability means: 把握高 only where the measured "
                                   "precision is ≥ 0.95, 把握较高 ≥ 0.85, 把握一般 ≥ 0.6, else 把握较低. Whether an "
                                   "answer is shown at all is decided by a second calibrated model (is the question "
