@@ -72,6 +72,15 @@ def places_key(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()[:32]
 
 
+NAME_TAGS = frozenset({"nt", "nr", "nrt", "ns", "nz"})  # organisations, people, places, other proper nouns
+
+
+@lru_cache(maxsize=1 << 14)
+def proper_names(text: str) -> tuple[str, ...]:
+    """The proper names jieba's own dictionary tags in a text (two characters or more), in order."""
+    return tuple(p.word for p in _plain_tokenizer()._tagger.cut(text) if p.flag in NAME_TAGS and len(p.word) >= 2)
+
+
 def article_places(article: Article) -> set[str]:
     """Place names: those jieba knows (tag 'ns') in the title and text, the place a title opens
     with ('宁波海曙区…', '四川巴中…'), and a short title head before '：' ('甘肃：让高校…')."""

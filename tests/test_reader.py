@@ -706,3 +706,19 @@ def test_the_confidence_shown_is_rounded_down_so_its_words_never_run_ahead_of_it
     assert weights.words_for(shown_confidence(just_under)) != "把握较高"
     assert shown_confidence(floor) == floor and weights.words_for(shown_confidence(floor)) == "把握较高"
     assert shown_confidence(0.9999) == 0.999 and shown_confidence(0.0) == 0.0
+
+
+def test_an_entity_window_is_seen_with_the_names_it_holds_that_the_question_does_not():
+    from qa.keywords import proper_names
+    from qa.reader.spans import SPAN_FEATURE_NAMES, span_vector
+
+    assert proper_names("成功邀请重庆大学潘复生院士开展产学研对接") == ("重庆大学", "潘复生")
+    text = "在“院士池州行”活动中，成功邀请重庆大学潘复生院士开展产学研对接。"
+    candidate = _candidate(text, "安徽池州：健全机制", Period())
+    asked = parse_question("“院士池州行”活动请来了哪位院士？", KeywordTokenizer(), STATS)
+    assert asked.kind == "entity"
+    by_text = {s.window.text: dict(zip(SPAN_FEATURE_NAMES, span_vector(s))) for s in span_pairs(asked, candidate)}
+    assert by_text["成功邀请重庆大学潘复生院士开展产学研对接"]["new_names"] > 0
+    assert by_text["在“院士池州行”活动中"]["new_names"] == 0  # it restates the question: no name of its own
+    number = parse_question("“院士池州行”活动举办了几场？", KeywordTokenizer(), STATS)
+    assert all(dict(zip(SPAN_FEATURE_NAMES, span_vector(s)))["new_names"] == 0 for s in span_pairs(number, candidate))
