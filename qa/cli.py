@@ -84,6 +84,24 @@ def build(obj: _Context, force):
         click.echo(f"索引 {result.build_id} 已是最新（{result.chunks} 个段落）；要重建请加 --force")
 
 
+def _already_indexed(settings: Settings, files) -> str:
+    """Which bulletin already holds what was given ('b.txt 与已收录的 a.txt（2024年第3期）内容相同'), by hash."""
+    import hashlib
+
+    from .seeds import listing
+
+    held = {seed.sha256: seed for seed in listing(settings.seeds_dir)}
+    said = []
+    for path in map(Path, files):
+        seed = held.get(hashlib.sha256(path.read_bytes()).hexdigest())
+        if seed is None:
+            continue
+        label = f"（{seed.label}）" if seed.label else ""
+        said.append(f"{path.name} 已收录{label}" if seed.name == path.name
+                    else f"{path.name} 与已收录的 {seed.name}{label}内容相同")
+    return "；".join(said) + "。" if said else "索引中已有相同的简报。"
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=_PATH)
 @click.option("--label", help="期次标签，如 2024年第3期；用于页眉没有印期号的文件。")
@@ -97,7 +115,7 @@ def add(obj: _Context, files, label, replace_id):
     issues, result = run(lambda: add_bulletins(obj.settings, obj.embedder(), list(files), label,
                                                replace_id=replace_id, origin="qa add", progress=True))
     if not issues:
-        click.echo("没有新内容：索引中已有相同的简报。")
+        click.echo(f"没有新内容：{_already_indexed(obj.settings, files)}")
     for issue in issues:
         recognised = [a.ocr_confidence for a in issue.articles if a.ocr_confidence is not None]
         ocr = f"，经 OCR 识别（置信度 {min(recognised):.2f}–{max(recognised):.2f}）" if recognised else ""

@@ -296,6 +296,11 @@ def test_add_with_a_label_then_issues_shows_it(built, tmp_path):
     again = built("add", str(headerless), "--label", "2024年第9期")
 
     assert again.exit_code == 0 and "没有新内容" in again.output
+    assert "songjiang-web.md 已收录（2024年第9期）" in again.output
+    renamed = headerless.with_name("renamed-copy.md")
+    renamed.write_bytes(headerless.read_bytes())
+    copy = built("add", str(renamed))
+    assert copy.exit_code == 0 and "renamed-copy.md 与已收录的 songjiang-web.md（2024年第9期）内容相同" in copy.output
 
 
 def test_add_of_a_file_whose_issue_is_taken_names_the_way_to_replace_it(built, settings, tmp_path):
