@@ -86,14 +86,12 @@ def build(obj: _Context, force):
 
 def _already_indexed(settings: Settings, files) -> str:
     """Which bulletin already holds what was given ('b.txt 与已收录的 a.txt（2024年第3期）内容相同'), by hash."""
-    import hashlib
-
-    from .seeds import listing
+    from .seeds import listing, sha256_of
 
     held = {seed.sha256: seed for seed in listing(settings.seeds_dir)}
     said = []
     for path in map(Path, files):
-        seed = held.get(hashlib.sha256(path.read_bytes()).hexdigest())
+        seed = held.get(sha256_of(path))
         if seed is None:
             continue
         label = f"（{seed.label}）" if seed.label else ""

@@ -82,19 +82,14 @@ def _chunk_texts(settings: Settings, path: Path, label: str | None = None) -> li
     ]
 
 
-def _sentence_texts(path: Path, label: str | None = None) -> list[str]:
-    """The sentence texts (evidence units) a bulletin file contributes to the index."""
-    issue = read_issue(path, label)
-    sentences, _ = evidence_units([issue], KeywordTokenizer())
-    return [sentence_embedding_text("", s) for s in sentences]
-
-
-def _context_texts(path: Path, label: str | None = None) -> list[str]:
-    """Those sentences read under their article's title and heading (the second vector of each)."""
+def _sentence_texts(path: Path, label: str | None = None) -> tuple[list[str], list[str]]:
+    """The sentence texts (evidence units) a bulletin file contributes to the index: each alone, and each read
+    under its article's title and heading (the second vector of each)."""
     issue = read_issue(path, label)
     titles = {a.id: a.title for a in issue.articles}
     sentences, _ = evidence_units([issue], KeywordTokenizer())
-    return [sentence_context_text(titles[s.article_id], s) for s in sentences]
+    return ([sentence_embedding_text("", s) for s in sentences],
+            [sentence_context_text(titles[s.article_id], s) for s in sentences])
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -255,8 +250,7 @@ def test_add_embeds_only_the_new_issues_passages_and_makes_it_answerable(fresh_s
     added, result = add_bulletins(fresh_settings, embedder, [new_bulletin])
 
     expected = _chunk_texts(fresh_settings, new_bulletin)
-    new_sentences = _sentence_texts(new_bulletin)
-    in_context = _context_texts(new_bulletin)
+    new_sentences, in_context = _sentence_texts(new_bulletin)
     assert [issue.id for issue in added] == [NEW_ISSUE_ID]
     assert result.changed and result.build_id != before.build_id
     assert result.embedded == len(expected) + 2 * len(new_sentences)

@@ -158,6 +158,7 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
         start, end = items[0].start, items[-1].end
     if question.kind == "issue":
         text = best.article.title if question.wants_title else f"{best.issue_label} · {best.article.title}"
+    confidence = shown_confidence(choice.confidence)
     return Answer(
         question=question.text,
         found=True,
@@ -167,8 +168,8 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
         end=end,
         highlight_start=items[0].start if items else choice.slot[0],
         highlight_end=items[0].end if items else choice.slot[1],
-        confidence=shown_confidence(choice.confidence),
-        confidence_words=weights.words_for(shown_confidence(choice.confidence)),
+        confidence=confidence,
+        confidence_words=weights.words_for(confidence),
         citation=citation,
         items=items,
         supporting=supporting,
@@ -226,12 +227,13 @@ def _not_found(question, candidates, stats, hits, weights, choice) -> Answer:
         message = f"简报中没有{note.asked}的数字；{note.stated}为：{note.text}"
     elif question.required_places and not any(allowed(question, c) for c in candidates):
         message = f"简报中没有找到关于{'、'.join(_missing_places(question, candidates))}的这项内容。"
+    confidence = shown_confidence(choice.confidence) if choice else 0.0
     return Answer(
         question=question.text,
         found=False,
         message=message,
-        confidence=shown_confidence(choice.confidence) if choice else 0.0,
-        confidence_words=weights.words_for(shown_confidence(choice.confidence) if choice else 0.0),
+        confidence=confidence,
+        confidence_words=weights.words_for(confidence),
         related=_related(hits, candidates, set()),
         other_period=note,
     )
