@@ -87,6 +87,12 @@ def test_a_file_added_to_builds_later_is_covered_without_knowing_its_name(fresh_
 # --- damage is detected ----------------------------------------------------------------------
 
 
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
     "damage, complaint",
     [
@@ -97,9 +103,10 @@ def test_a_file_added_to_builds_later_is_covered_without_knowing_its_name(fresh_
         (lambda folder: _drop_last_lines(folder / "chunks.jsonl", 2), "chunks.jsonl 有"),
         (lambda folder: (folder / "vectors.npy").unlink(), "缺少 vectors.npy"),
         (lambda folder: shutil.rmtree(folder / "keyword"), "keyword/"),
+        (lambda folder: _flip_last_byte(folder / "context_vectors.npy"), "context_vectors.npy"),
     ],
     ids=["truncated-manifest", "no-manifest", "manifest-not-an-object", "chunks-dropped", "vectors-missing",
-         "keyword-missing"],
+         "keyword-missing", "context-vectors-changed"],
 )  # fmt: skip
 def test_a_damaged_build_is_refused_with_the_reason_and_the_fix(fresh_settings, damage, complaint):
     damage(_folder(fresh_settings))
