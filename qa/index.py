@@ -102,6 +102,14 @@ class Snapshot:
             rows.setdefault(sentence.article_id, []).append(row)
         return {article_id: range(r[0], r[-1] + 1) for article_id, r in rows.items()}
 
+    @cached_property
+    def article_chunks(self) -> dict[str, tuple[Chunk, ...]]:
+        """Article id → its passages, in order."""
+        found: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks:
+            found.setdefault(chunk.article_id, []).append(chunk)
+        return {article_id: tuple(sorted(chunks, key=lambda c: c.start)) for article_id, chunks in found.items()}
+
 
 def current_build_id(index_dir: Path) -> str | None:
     try:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Snapshot
-from .schema import Article, Hit, Period
+from .schema import Article, Chunk, Hit, Period
 from .sentences import ArticleContext, Sentence
 
 RRF_K = 20  # small corpus: a low constant lets the top ranks of each list count
@@ -131,6 +131,7 @@ class Candidate:
     article_rank: int  # 1-based rank of its article among the retrieved ones
     neighbour: bool  # outside the passage: adjacent to it, or elsewhere in the best article (hit_rank then past the hits)
     article_period: Period  # the period the article opens with ('2023年，宁夏…'), often in force throughout
+    passage: Chunk | None = None  # the passage that holds the sentence, for its citation (None: `hit`'s own)
 
 
 TOP_ARTICLE_QUANTILE = 0.8
@@ -189,8 +190,17 @@ def candidates(snapshot: Snapshot, query: np.ndarray, hits: list[Hit], topic: np
             context_dense=float(context_score), context_topic=float(context_topic),
             hit=hit, hit_rank=rank, article_rank=article_order.index(sentence.article_id) + 1,
             neighbour=neighbour, article_period=opening_periods[sentence.article_id],
+            passage=hit.chunk if not neighbour else _passage_of(snapshot, sentence, hit.chunk),
         ))
     return found
+
+
+def _passage_of(snapshot: Snapshot, sentence: Sentence, near: Chunk) -> Chunk:
+    """The article's passage that holds the sentence (the first that holds all of it, else its start), so that
+    a sentence found beside or away from the retrieved passage is cited with its own."""
+    chunks = snapshot.article_chunks.get(sentence.article_id, ())
+    whole = next((c for c in chunks if c.start <= sentence.start and sentence.end <= c.end), None)
+    return whole or next((c for c in chunks if c.start <= sentence.start < c.end), near)
 
 
 def _opening_period(snapshot: Snapshot, article_id: str) -> Period:

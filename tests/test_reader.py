@@ -758,3 +758,36 @@ def test_an_entity_answer_that_names_nothing_new_is_seen_by_the_confidence():
     assert features("实施“秦创原”计划")["quotes_new"] == 1.0
     number = Reading(pair, 1.0, 0.0, 0.9, 1.0, 1, 1, "number", "出台一系列政策")
     assert dict(zip(ANSWER_FEATURE_NAMES, answer_vector(number)))["names_nothing"] == 0.0  # entity questions only
+
+
+def test_a_sentence_found_beside_the_retrieved_passage_is_cited_with_its_own_passage():
+    from qa.reader.confidence import Reading
+    from qa.reader.features import pairs
+    from qa.reader.read import Choice, answer_for
+    from qa.reader.spans import windows
+    from qa.retrieve import _passage_of
+    from qa.schema import Chunk, Hit
+
+    lead = "西安市持续推进“三项改革”试点。"
+    answer_sentence = "西安遴选西北工业大学、西北大学等5家驻市高校作为试点高校。"
+    text = lead + "\n" + answer_sentence
+    first = Chunk("x/01#0", "x/01", 0, 0, len(lead), lead)
+    second = Chunk("x/01#1", "x/01", 1, len(lead) + 1, len(text), answer_sentence)
+
+    class Passages:  # what _passage_of reads of a snapshot
+        article_chunks = {"x/01": (first, second)}
+
+    base = _candidate(text, "西安市推进科技成果转化工作", Period())
+    sentence = replace(base.sentence, start=second.start, end=second.end, text=answer_sentence)
+    assert _passage_of(Passages(), sentence, first) == second  # the passage that holds it, not the one it was beside
+    # retrieved: the first passage; the sentence beside it holds the answer
+    candidate = replace(base, sentence=sentence, hit=Hit(first, 0.3), neighbour=True, passage=second)
+    question = parse_question("西安选了哪几所高校做试点？", KeywordTokenizer(), STATS)
+    pair = pairs(question, [candidate], STATS)[0]
+    window = next(w for w in windows(candidate) if "西北工业大学" in w.text)
+    reading = Reading(pair, 2.0, 0.0, 0.9, 1.0, 1, 1, question.kind, window.text)
+    choice = Choice(reading, window, (window.start, window.end), 0.9, 0.99, [(2.0, pair)])
+    answer = answer_for(choice, question, [candidate], STATS, [candidate.hit], load_weights())
+    assert answer.found and answer.citation.passage == answer_sentence
+    assert answer.citation.start <= answer.start and answer.end <= answer.citation.end
+    assert answer.citation.score == 0.3  # the retrieved passage's score

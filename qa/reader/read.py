@@ -163,7 +163,10 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
     if choice is None or choice.answerable < weights.not_found_below:
         return _not_found(question, candidates, stats, hits, weights, choice)
     best = choice.reading.pair.candidate
-    citation = citation_of(best.hit, best)
+    # its own passage: a sentence beside the retrieved one, or elsewhere in the best article, is cited with the
+    # passage that holds it (the retrieved one's score), so that the passage shown holds the answer
+    own = replace(best.hit, chunk=best.passage) if best.passage is not None else best.hit
+    citation = citation_of(own, best)
     supporting = _supporting(choice)
     items = choice.items
     text, start, end = choice.shown, choice.window.start, choice.window.end
@@ -191,15 +194,17 @@ def answer_for(choice: Choice | None, question: Question, candidates: list[Candi
 
 
 def citation_of(hit: Hit, candidate: Candidate, start: int | None = None, end: int | None = None) -> Citation:
+    """The citation of the hit's passage (or of the span start:end of the candidate's article)."""
+    passage = hit.chunk
     return Citation(
         issue_id=candidate.article.issue_id,
         issue_label=candidate.issue_label,
         issue_source=candidate.issue_source,
         article_id=candidate.article.id,
         article_title=candidate.article.title,
-        passage=hit.chunk.text if start is None else candidate.article.text[start:end],
-        start=hit.chunk.start if start is None else start,
-        end=hit.chunk.end if end is None else end,
+        passage=passage.text if start is None else candidate.article.text[start:end],
+        start=passage.start if start is None else start,
+        end=passage.end if end is None else end,
         score=round(hit.score, 4),
         ocr_confidence=candidate.article.ocr_confidence,
     )
