@@ -19,13 +19,13 @@ from qa.evaluate import auroc, judge
 from qa.keywords import KeywordTokenizer
 from qa.periods import agrees, conflicts, find_period, period_label
 from qa.reader import ReaderUnavailable, load_weights, parse_question
-from qa.reader.gold import gold_articles, holds_answer
+from qa.reader.gold import gold_articles, holds_answer, squash
 from qa.reader.features import _figures
 from qa.reader.model import LinearModel, TreeModel, Weights
 from qa.reader.question import resolve_follow_up, visible_text
 from qa.reader.read import allowed, read
 from qa.reader.spans import span_pairs
-from qa.reader.train import WORDS
+from qa.reader.train import WORDS, load_rows
 from qa.schema import Article, Period
 from qa.sentences import TermStats, article_sentences, term_stats
 
@@ -531,13 +531,21 @@ def test_a_place_the_bulletins_never_name_is_not_found(engine):
 
 # --- data and evaluation helpers ---------------------------------------------------------------
 
-def test_the_training_questions_are_verbatim_in_their_bulletins():
-    files = sorted((ROOT / "train" / "questions").glob("*.jsonl"))
-    assert files
+def test_the_training_and_held_out_questions_are_verbatim_in_their_bulletins():
+    files = sorted((ROOT / "train" / "questions").glob("*.jsonl")) + sorted((ROOT / "train" / "heldout").glob("*.jsonl"))
+    assert len({path.parent.name for path in files}) == 2
     result = subprocess.run([sys.executable, str(ROOT / "train" / "check_questions.py"), *map(str, files)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     assert "all gold spans verbatim" in result.stdout
+
+
+def test_no_held_out_question_is_in_the_training_data():
+    training = {squash(row["question"]) for row in load_rows(ROOT / "train" / "questions")}
+    held_out = load_rows(ROOT / "train" / "heldout")
+    assert held_out
+    assert not [row["id"] for row in held_out if squash(row["question"]) in training]
+    assert not {row["id"] for row in held_out} & {row["id"] for row in load_rows(ROOT / "train" / "questions")}
 
 
 def test_the_checker_reads_full_width_digits_as_the_product_does(tmp_path):
